@@ -1,0 +1,238 @@
+"""Write and read the model bundle (``model/``) safely.
+
+A bundle is a directory holding:
+
+- ``pipeline-<sha12>.joblib``: the fitted Pipeline, named by its own checksum;
+- ``metadata.json``: the schema, task, labels, metrics, row counts, data and
+  model checksums, library versions, and the name of the pipeline file.
+
+``metadata.json`` is the commit point. A new bundle writes its pipeline file
+beside the old one, then replaces ``metadata.json`` in one ``os.replace``
+(atomic on POSIX), then removes the old pipeline file. Training killed at any
+moment therefore leaves either the old bundle or the new one, never a mix.
+
+Loading checks, in order, and fails with one line naming the fix:
+the metadata is readable, the installed library versions are the ones that
+pickled the model, the pipeline file's sha256 matches. Only then is the file
+unpickled: joblib executes code on load, so nothing else is ever loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+
+import joblib
+
+from formcast.schema import Schema, json_value
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+# Distributions whose objects end up inside the pickle: a different version of
+# any of them can fail to load it or, worse, load it and answer differently.
+PICKLED_DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
+_PIPELINE_FILE = re.compile(r"^pipeline-[0-9a-f]{12}\.joblib$")
+_FIX = "retrain with `python train.py`"
+
+
+class BundleError(Exception):
+    """The bundle cannot be used; the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    pipeline: object
+    metadata: dict
+    schema: Schema
+    directory: Path
+
+    @property
+    def model_id(self) -> str:
+        return self.metadata["model_sha256"][:12]
+
+
+def library_versions() -> dict[str, str]:
+    """The versions that matter for loading a pickled model, as installed now."""
+    versions = {"python": platform.python_version()}
+    versions.update({name: package_metadata.version(name) for name in PICKLED_DISTRIBUTIONS})
+    return versions
+
+
+def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
+    """Write a complete bundle, replacing any earlier one atomically.
+
+    Parameters
+    ----------
+    directory : Path
+        The bundle directory; created if needed.
+    pipeline : Pipeline
+        The fitted model.
+    metadata : dict
+        Everything but the file names, checksums and versions, which this adds.
+
+    Returns
+    -------
+    dict
+        The metadata as written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    staged = _temporary_path(directory, ".joblib")
+    try:
+        joblib.dump(pipeline, staged)
+        _fsync(staged)
+        checksum = sha256_of(staged)
+        model_file = f"pipeline-{checksum[:12]}.joblib"
+        os.replace(staged, directory / model_file)
+
+        metadata = {
+            "format_version": FORMAT_VERSION,
+            **metadata,
+            "model_file": model_file,
+            "model_sha256": checksum,
+            "versions": library_versions(),
+        }
+        _write_json_atomically(directory / METADATA_FILE, metadata)
+    finally:
+        staged.unlink(missing_ok=True)
+    _remove_unreferenced_pipelines(directory, keep=model_file)
+    return metadata
+
+
+def load_bundle(directory: Path) -> Bundle:
+    """Load and check a bundle.
+
+    Raises
+    ------
+    BundleError
+        If the bundle is missing or damaged, was written by other library
+        versions, or its model does not match its checksum.
+    """
+    metadata = read_metadata(directory)
+    check_versions(metadata)
+    model_path = directory / metadata["model_file"]
+    if not model_path.is_file():
+        raise BundleError(f"{model_path} is missing (named in {METADATA_FILE}); {_FIX}")
+    if sha256_of(model_path) != metadata["model_sha256"]:
+        raise BundleError(f"{model_path} does not match the sha256 in {METADATA_FILE}: "
+                          f"the file is damaged or was replaced; {_FIX}")
+    try:
+        pipeline = joblib.load(model_path)
+    except Exception as error:  # any unpickling failure means the same thing to the user
+        raise BundleError(f"{model_path} could not be loaded ({type(error).__name__}: {error}); {_FIX}") from error
+    schema = Schema.from_dict(metadata["schema"])
+    _check_pipeline_matches(pipeline, schema, model_path)
+    return Bundle(pipeline=pipeline, metadata=metadata, schema=schema, directory=directory)
+
+
+def read_metadata(directory: Path) -> dict:
+    """Read ``metadata.json`` and check it has what a bundle needs."""
+    path = directory / METADATA_FILE
+    if not path.is_file():
+        raise BundleError(f"no model bundle in {directory} ({METADATA_FILE} not found); "
+                          f"train one with `python train.py`, or set FORMCAST_MODEL_DIR")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleError(f"{path} is not valid JSON ({error}); {_FIX}") from None
+    if not isinstance(metadata, dict):
+        raise BundleError(f"{path} does not hold a JSON object; {_FIX}")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path} has format_version {metadata.get('format_version')!r}, "
+                          f"this formcast reads {FORMAT_VERSION}; {_FIX}")
+    missing = [key for key in ("schema", "model_file", "model_sha256", "versions") if key not in metadata]
+    if missing:
+        raise BundleError(f"{path} lacks {', '.join(missing)}; {_FIX}")
+    if not _PIPELINE_FILE.match(str(metadata["model_file"])):
+        raise BundleError(f"{path} names an unexpected model file {metadata['model_file']!r}; {_FIX}")
+    return metadata
+
+
+def check_versions(metadata: dict) -> None:
+    """Refuse a model pickled under other versions of the libraries it depends on.
+
+    The Python version may differ in its patch or minor number: the pickle
+    protocol is stable across them, the libraries' own formats are not.
+    """
+    recorded, installed = metadata["versions"], library_versions()
+    differ = [f"{name} {recorded.get(name)} (installed: {installed[name]})"
+              for name in PICKLED_DISTRIBUTIONS if recorded.get(name) != installed[name]]
+    if differ:
+        raise BundleError(
+            "the model was trained with " + ", ".join(differ) + ": install the versions it was trained "
+            "with (pip install -r requirements.txt) or retrain it with `python train.py`")
+
+
+def bundle_summary(metadata: dict) -> dict:
+    """The model's identity, as /health and the page show it."""
+    return {
+        "id": metadata["model_sha256"][:12],
+        "task": metadata["schema"]["task"],
+        "target": metadata["schema"]["target"],
+        "estimator": metadata.get("estimator"),
+        "trained_at": metadata.get("trained_at"),
+        "metrics": metadata.get("metrics", {}),
+    }
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_pipeline_matches(pipeline, schema: Schema, model_path: Path) -> None:
+    names = [str(name) for name in getattr(pipeline, "feature_names_in_", [])]
+    if names != schema.feature_names:
+        raise BundleError(f"{model_path} expects features {names}, but the schema lists "
+                          f"{schema.feature_names}; {_FIX}")
+    if schema.labels and [json_value(c) for c in pipeline.classes_] != schema.labels:
+        raise BundleError(f"{model_path} predicts classes that differ from the schema's labels; {_FIX}")
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    staged = _temporary_path(path.parent, ".json")
+    try:
+        staged.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+                          encoding="utf-8")
+        _fsync(staged)
+        os.replace(staged, path)
+        _fsync(path.parent)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _remove_unreferenced_pipelines(directory: Path, keep: str) -> None:
+    for path in directory.iterdir():
+        if _PIPELINE_FILE.match(path.name) and path.name != keep:
+            path.unlink(missing_ok=True)
+        elif path.name.startswith(".staged-"):  # left behind by a killed run
+            path.unlink(missing_ok=True)
+
+
+def _temporary_path(directory: Path, suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix=".staged-", suffix=suffix, dir=directory)
+    os.close(handle)
+    # mkstemp makes the file private (0600); a bundle must be readable by the
+    # user a container or PaaS runs the app as, so give it the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or directory entry) to disk, so a crash cannot leave it half written."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

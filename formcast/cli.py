@@ -1,0 +1,116 @@
+"""The ``python train.py`` command: train on a CSV and write the bundle.
+
+Bad use fails with one line on stderr and exit code 2, and leaves the existing
+bundle exactly as it was: the new bundle is only committed once complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from formcast.bundle import write_bundle, sha256_of
+from formcast.paths import DEFAULT_DATA, DEFAULT_TARGET, PROJECT_ROOT, default_model_dir
+from formcast.schema import CLASSIFICATION
+from formcast.training import TrainingError, read_csv, train
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train a model on a CSV and write the bundle that app.py serves.",
+        epilog="With no arguments: the bundled penguins data, predicting 'species'.",
+    )
+    parser.add_argument("--data", type=Path, help=f"the CSV to train on (default: {_shown(DEFAULT_DATA)})")
+    parser.add_argument("--target", help=f"the column to predict (default with the bundled data: {DEFAULT_TARGET})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the bundle directory to write (default: $FORMCAST_MODEL_DIR or model/)")
+    parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
+                        help="auto: text or few whole-number values are classes, other numbers a regression")
+    parser.add_argument("--test-size", type=_fraction, default=0.2,
+                        help="share of rows held out to measure the model (default: 0.2)")
+    parser.add_argument("--seed", type=int, default=42, help="fixes the split and the model (default: 42)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data is None:
+        args.data = DEFAULT_DATA
+        args.target = args.target or DEFAULT_TARGET
+    elif args.target is None:
+        parser.error("--target is required with --data: name the column to predict")
+    out = args.out or default_model_dir()
+    try:
+        return _train_and_write(args, out)
+    except TrainingError as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"\ntrain.py: interrupted; the bundle in {out} is unchanged", file=sys.stderr)
+        return 130
+
+
+def _train_and_write(args, out: Path) -> int:
+    started = time.perf_counter()
+    frame = read_csv(args.data)
+    print(f"Read {_shown(args.data)}: {len(frame)} rows, {len(frame.columns)} columns")
+    result = train(frame, args.target, task=args.task, test_size=args.test_size, seed=args.seed)
+
+    if result.rows["missing_target"]:
+        print(f"Dropped {result.rows['missing_target']} rows with no value for {args.target!r}")
+    for dropped in result.dropped_columns:
+        print(f"Dropped column {dropped.column!r}: {dropped.reason}")
+    schema = result.schema
+    kinds = ", ".join(f"{f.name} ({f.kind})" for f in schema.features)
+    print(f"Task: {schema.task} of {schema.target!r}" + (f" into {schema.labels}" if schema.labels else ""))
+    print(f"Features: {kinds}")
+    held_out = "stratified by class" if result.stratified else "random"
+    print(f"Trained {type(result.pipeline[-1]).__name__} on {result.rows['train']} rows; "
+          f"held out {result.rows['test']} rows ({held_out}):")
+    for name, value in result.metrics.items():
+        print(f"  {name:<9} {value:.4f}")
+
+    metadata = {
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "estimator": type(result.pipeline[-1]).__name__,
+        "schema": schema.to_dict(),
+        "dropped_columns": [{"column": d.column, "reason": d.reason} for d in result.dropped_columns],
+        "metrics": result.metrics,
+        "rows": result.rows,
+        "training": {
+            "data_file": args.data.name,
+            "data_sha256": sha256_of(args.data),
+            "test_size": args.test_size,
+            "seed": args.seed,
+            "stratified": result.stratified,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    }
+    written = write_bundle(out, result.pipeline, metadata)
+    print(f"Wrote {_shown(out / written['model_file'])} and metadata.json "
+          f"(model {written['model_sha256'][:12]}) in {time.perf_counter() - started:.1f} s")
+    if schema.task == CLASSIFICATION and len(schema.labels) > 20:
+        print(f"Note: {len(schema.labels)} classes; if {args.target!r} is a quantity, use --task regression")
+    return 0
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the project when it is inside it: shorter, and the same on every machine."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,79 @@
+"""The JSON API: ``POST /predict`` and ``GET /health``.
+
+A body is one record (a JSON object), answered with one result, or a list of
+records, answered with ``{"predictions": [...]}`` in the same order. Every
+error is an ``application/problem+json`` document (see ``errors``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from flask import Blueprint, current_app, request
+
+from formcast.web.context import current_predictor
+from formcast.web.errors import ApiProblem
+
+bp = Blueprint("api", __name__)
+
+_JSON_TYPE_NAMES = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+JSON_HINT = "send the records as JSON with the header Content-Type: application/json"
+
+
+@bp.post("/predict")
+def predict():
+    """Predict for one record or a list of records."""
+    predictor = current_predictor()
+    body = _read_json_body()
+    records, single = _as_records(body, predictor)
+    clean, problems = predictor.validator.validate(records)
+    if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        raise ApiProblem(422, f"{count} in the {'record' if single else 'records'}; see errors",
+                         errors=[p.to_dict() for p in _drop_index(problems, single)])
+    results = predictor.predict(clean)
+    return results[0] if single else {"predictions": results}
+
+
+@bp.get("/health")
+def health():
+    """Liveness and identity: the app is up and this is the model it serves."""
+    return {"status": "ok", "model": current_predictor().summary}
+
+
+def _read_json_body():
+    if not request.is_json:
+        got = request.mimetype or "no Content-Type"
+        raise ApiProblem(415, f"expected application/json, got {got}: {JSON_HINT}")
+    data = request.get_data(cache=False)  # 413 here if over MAX_CONTENT_LENGTH
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiProblem(400, f"the body is not valid JSON ({error}); {_body_hint()}") from None
+
+
+def _as_records(body, predictor) -> tuple[list, bool]:
+    """Return (records, single): a lone object is a batch of one."""
+    if isinstance(body, dict):
+        return [body], True
+    if not isinstance(body, list):
+        raise ApiProblem(400, f"the body is a JSON {_JSON_TYPE_NAMES[type(body)]}; {_body_hint()}")
+    if not body:
+        raise ApiProblem(400, f"the list of records is empty; {_body_hint()}")
+    limit = current_app.config["MAX_RECORDS"]
+    if len(body) > limit:
+        raise ApiProblem(413, f"{len(body)} records in one request; at most {limit} are accepted, "
+                              f"so send them in several requests")
+    return body, False
+
+
+def _body_hint() -> str:
+    example = current_predictor().validator.example_text()
+    return f"send one record as a JSON object such as {example}, or a list of such objects"
+
+
+def _drop_index(problems, single: bool):
+    if not single:
+        return problems
+    return [replace(problem, index=None) for problem in problems]

@@ -1,0 +1,54 @@
+"""gunicorn settings, read by `gunicorn app:app` from this directory (Procfile, Dockerfile, scripts/run).
+
+Every value reads the environment a platform sets, with a safe local fallback.
+https://docs.gunicorn.org/en/stable/settings.html
+"""
+
+import os
+
+# One BLAS/OpenMP thread per worker. Workers are separate processes already, and
+# thread pools started before a fork can hang the children. Set here, before
+# the app (and numpy) is imported in the master.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+# A platform (Heroku, Render, a container) gives the port in $PORT and expects the
+# app on every interface; run locally, listen on loopback only.
+if "PORT" in os.environ:
+    bind = f"0.0.0.0:{os.environ['PORT']}"
+else:
+    bind = "127.0.0.1:8000"
+
+# Heroku sets WEB_CONCURRENCY from the dyno's memory (2 on a 512 MB dyno).
+# Prediction is CPU-bound, so more workers than cores only queue.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+# Sync workers: each request is short CPU work, with no slow I/O to overlap.
+worker_class = "sync"
+
+# Load the model once in the master, before forking: the workers share its
+# memory copy-on-write, and a broken bundle stops start-up with one clear line
+# instead of a crash loop of workers. (A HUP then restarts workers without
+# reloading the model: deploy a new model as a new release.)
+preload_app = True
+
+# Heroku's router gives up on a request after 30 s; a worker stuck longer than
+# this is killed and replaced, so the client gets an answer from someone.
+timeout = 25
+
+# Heroku gives a dyno 30 s between SIGTERM and SIGKILL: finish in-flight requests within that.
+graceful_timeout = 20
+
+# Restart each worker after this many requests (jittered so they do not all
+# restart at once), bounding the effect of any slow leak.
+max_requests = 2000
+max_requests_jitter = 200
+
+# gunicorn 25+ opens a control socket under $HOME for `gunicornc`. We do not use it,
+# a container's user may have no writable home, and two servers would share one path.
+control_socket_disable = True
+
+# Logs go to stdout/stderr, where platforms collect them.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")

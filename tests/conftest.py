@@ -1,0 +1,130 @@
+"""Fixtures: real bundles trained on real CSVs, the app around them, and a live gunicorn.
+
+Nothing is mocked: each bundle is trained by the same code as ``python train.py``,
+and ``live_server`` runs the Procfile's own web command on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from formcast.cli import main as train_main
+from formcast.web import create_app
+
+PROJECT = Path(__file__).resolve().parent.parent
+DATASETS = {
+    # name: (CSV, target)
+    "penguins": (PROJECT / "data" / "penguins.csv", "species"),
+    "tips": (PROJECT / "tests" / "data" / "tips.csv", "tip"),
+    "breast_cancer": (PROJECT / "tests" / "data" / "breast_cancer.csv", "target"),
+}
+
+# The default model's valid record from shared/cases/bad_inputs.md.
+PENGUIN = {"island": "Torgersen", "sex": "male", "bill_length_mm": 39.1, "bill_depth_mm": 18.7,
+           "flipper_length_mm": 181, "body_mass_g": 3750, "year": 2007}
+
+
+def train_bundle(directory: Path, csv: Path, target: str, *extra: str) -> Path:
+    """Train like `python train.py --data CSV --target COLUMN --out DIRECTORY`, in-process."""
+    code = train_main(["--data", str(csv), "--target", target, "--out", str(directory), *extra])
+    assert code == 0, f"training on {csv.name} failed with exit code {code}"
+    return directory
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory) -> dict[str, Path]:
+    """One bundle per dataset, trained once for the whole run."""
+    return {
+        name: train_bundle(tmp_path_factory.mktemp(f"bundle-{name}"), csv, target)
+        for name, (csv, target) in DATASETS.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def penguin_bundle(bundles) -> Path:
+    return bundles["penguins"]
+
+
+@pytest.fixture
+def app(penguin_bundle):
+    return create_app({"TESTING": True, "MODEL_DIR": str(penguin_bundle)})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def procfile_web_command() -> list[str]:
+    """The `web:` line of the Procfile, as a platform would run it."""
+    for line in (PROJECT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return shlex.split(line.removeprefix("web:"))
+    raise AssertionError("the Procfile has no web: line")
+
+
+class LiveServer:
+    """A real gunicorn serving a bundle; ``url`` is its loopback address."""
+
+    def __init__(self, model_dir: Path, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": "2",
+               "FORMCAST_MODEL_DIR": str(model_dir), **(extra_env or {})}
+        # The venv's bin first, as on a platform where requirements.txt is installed.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        self.process = subprocess.Popen(procfile_web_command(), cwd=PROJECT, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_until_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not answer /health within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        self.stop()
+        return self.process.stdout.read()
+
+
+@pytest.fixture
+def live_server(penguin_bundle):
+    """A gunicorn started by the Procfile's web command, serving the penguin bundle."""
+    server = LiveServer(penguin_bundle)
+    try:
+        server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()
