@@ -240,7 +240,9 @@ def _infer_feature(name: str, values: pd.Series) -> Feature | str:
 
     if pd.api.types.is_numeric_dtype(present):
         integer = bool(np.all(np.mod(present, 1) == 0))
-        if integer and distinct == len(present) and (_ID_NAME.search(str(name)) or _is_row_number(present)):
+        # Only an integer column (no missing value ever made it float) can be a row identifier.
+        if (pd.api.types.is_integer_dtype(present) and distinct == len(present)
+                and (_ID_NAME.search(str(name)) or _is_row_number(present))):
             return "it looks like a row identifier (a distinct whole number on every row)"
         return Feature(
             name, NUMERIC, nullable,

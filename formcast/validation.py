@@ -16,14 +16,15 @@ The rules (the API answers 422 for any of them):
 - a boolean must be ``true`` or ``false``;
 - a field the model does not know is an error, never silently dropped.
 
-The form sends text, so ``parse_form`` first turns each text field into the
-JSON value it stands for, then hands the record to the same validator.
+The form sends text, so ``RecordValidator.parse_form`` first turns each text
+field into the JSON value it stands for, then hands the record to the same
+validator.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Annotated, Literal, Optional, TypedDict
 
 import pydantic
@@ -42,7 +43,9 @@ class Problem:
     index: int | None = None
 
     def to_dict(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        """The problem as JSON: index (in a batch) first, then field, message, expected."""
+        ordered = {"index": self.index, "field": self.field, "message": self.message, "expected": self.expected}
+        return {key: value for key, value in ordered.items() if value is not None}
 
 
 class RecordValidator:
@@ -82,8 +85,39 @@ class RecordValidator:
         except pydantic.ValidationError as error:
             return [], [self._problem(detail) for detail in error.errors(include_url=False)]
 
-    def expected(self, feature: Feature) -> str:
-        """Describe in words what a valid value of this feature looks like."""
+    def parse_form(self, form: dict[str, str]) -> tuple[dict, list[Problem]]:
+        """Turn the text of a submitted form into a record for ``validate``.
+
+        An empty field becomes ``None`` where the feature is nullable and is
+        an error otherwise. A number is read with a point as decimal
+        separator; a comma is refused with a hint rather than guessed at,
+        since ``1,234`` could mean either 1.234 or 1234.
+        """
+        record, problems = {}, []
+        for feature in self.schema.features:
+            text = form.get(feature.name)
+            if text is None:
+                problems.append(Problem(feature.name, "is missing from the submitted form",
+                                        "a value for every field of the form"))
+            elif text.strip() == "":
+                if not feature.nullable:
+                    problems.append(Problem(feature.name, "is required: every training row had a value here",
+                                            self.expected(feature, form=True)))
+                record[feature.name] = None
+            elif feature.kind == NUMERIC:
+                record[feature.name] = _parse_number(text.strip(), feature, problems)
+            elif feature.kind == BOOLEAN:
+                record[feature.name] = {"true": True, "false": False}.get(text.strip().lower(), text)
+            else:
+                record[feature.name] = text
+        return record, problems
+
+    def expected(self, feature: Feature, *, form: bool = False) -> str:
+        """Describe in words what a valid value of this feature looks like.
+
+        ``form=True`` words the missing-value rule for a person at the form
+        ("leave empty") rather than for an API client ("null").
+        """
         if feature.kind == NUMERIC:
             kind = "a whole number" if feature.integer else "a number"
             text = f"{kind} (training data: {feature.minimum} to {feature.maximum})"
@@ -91,7 +125,9 @@ class RecordValidator:
             text = "one of " + ", ".join(repr(category) for category in feature.categories)
         else:
             text = "true or false"
-        return text + (", or null to let the model fill it in" if feature.nullable else "")
+        if feature.nullable:
+            text += "; may be left empty for the model to fill in" if form else ", or null to let the model fill it in"
+        return text
 
     def _problem(self, detail: dict) -> Problem:
         location = list(detail["loc"])
@@ -122,32 +158,6 @@ class RecordValidator:
         """A short valid-looking record, built from the schema's typical values."""
         shown = [f'"{f.name}": {_json_literal(f.typical)}' for f in self.schema.features[:3]]
         return "{" + ", ".join(shown) + (", ...}" if len(self.schema.features) > 3 else "}")
-
-
-def parse_form(form: dict[str, str], schema: Schema) -> tuple[dict, list[Problem]]:
-    """Turn the text of a submitted form into a JSON-like record.
-
-    An empty field becomes ``None`` (the validator then decides whether that
-    is allowed). A number is read with a point as decimal separator; a comma
-    is refused with a hint rather than guessed at, since ``1,234`` could mean
-    either 1.234 or 1234.
-    """
-    record, problems = {}, []
-    for feature in schema.features:
-        if feature.name not in form:
-            problems.append(Problem(feature.name, "is missing from the submitted form",
-                                    "a value for every field of the form"))
-            continue
-        text = form[feature.name].strip()
-        if text == "":
-            record[feature.name] = None
-        elif feature.kind == NUMERIC:
-            record[feature.name] = _parse_number(text, feature, problems)
-        elif feature.kind == BOOLEAN:
-            record[feature.name] = {"true": True, "false": False}.get(text.lower(), text)
-        else:
-            record[feature.name] = text
-    return record, problems
 
 
 def _parse_number(text: str, feature: Feature, problems: list[Problem]) -> float | str:

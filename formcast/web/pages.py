@@ -12,7 +12,6 @@ import math
 
 from flask import Blueprint, render_template, request
 
-from formcast.validation import parse_form
 from formcast.web.context import current_predictor
 
 bp = Blueprint("pages", __name__)
@@ -37,11 +36,11 @@ def form():
 @bp.post("/")
 def submit():
     predictor = current_predictor()
-    record, problems = parse_form(request.form, predictor.schema)
-    if not problems:
-        clean, problems = predictor.validator.validate([record])
-    if problems:
-        errors = {p.field: p for p in problems}
+    record, form_problems = predictor.validator.parse_form(request.form)
+    clean, problems = predictor.validator.validate([record])
+    if form_problems or problems:
+        # One message per field; the form's own words (about typing) win over the validator's.
+        errors = {p.field: p for p in problems} | {p.field: p for p in form_problems}
         return _render(predictor, request.form, errors=errors), 422
     result = predictor.predict(clean)[0]
     return _render(predictor, request.form, result=result)

@@ -1,0 +1,76 @@
+"""The form in a real browser: Debian's chromium, driven by Playwright, against a live gunicorn.
+
+scripts/test installs chromium where it is missing and can be installed; where it
+cannot (no root, no apt), these tests are skipped with that reason. Screenshots
+are saved under test-artifacts/ to be looked at.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import PENGUIN, PROJECT
+
+pytestmark = pytest.mark.server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = PROJECT / "test-artifacts"
+# Flags this sandboxed machine needs: no GPU, no background calls to the network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):  # CI must run every test, not skip the browser quietly
+            pytest.fail("chromium is not installed; scripts/test should have installed it")
+        pytest.skip("chromium is not installed (scripts/test installs it with apt-get where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_fill_and_submit_the_form_and_read_the_prediction(live_server, page):
+    page.goto(live_server.url + "/")
+    screenshot(page, "form-empty")
+
+    page.get_by_label("island").select_option(PENGUIN["island"])
+    page.get_by_label("sex").select_option(PENGUIN["sex"])
+    for name in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"):
+        page.get_by_label(name, exact=True).fill(str(PENGUIN[name]))
+    page.get_by_role("button", name="Predict").click()
+
+    assert page.locator("#prediction").inner_text().strip() == "Adelie"
+    assert page.locator("table.probabilities meter").count() == 3
+    assert page.get_by_label("bill_length_mm", exact=True).input_value() == "39.1"  # kept after submit
+    screenshot(page, "form-result")
+
+
+def test_a_bad_value_shows_a_message_beside_its_field(live_server, page):
+    page.goto(live_server.url + "/")
+
+    page.get_by_label("year", exact=True).fill("")
+    page.get_by_role("button", name="Predict").click()
+
+    year = page.get_by_label("year", exact=True)
+    assert year.get_attribute("aria-invalid") == "true"
+    message = page.locator("#" + year.get_attribute("aria-describedby").split()[-1])
+    assert "is required" in message.inner_text()
+    screenshot(page, "form-error")
