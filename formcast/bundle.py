@@ -82,15 +82,16 @@ def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
     dict
         The metadata as written.
     """
+    # Never commit a bundle that load_bundle would refuse.
+    _check_pipeline_matches(pipeline, Schema.from_dict(metadata["schema"]), "the new model")
     directory.mkdir(parents=True, exist_ok=True)
-    staged = _temporary_path(directory, ".joblib")
+    staged_model = _temporary_path(directory, ".joblib")
+    staged_metadata = _temporary_path(directory, ".json")
     try:
-        joblib.dump(pipeline, staged)
-        _fsync(staged)
-        checksum = sha256_of(staged)
+        joblib.dump(pipeline, staged_model)
+        _fsync(staged_model)
+        checksum = sha256_of(staged_model)
         model_file = f"pipeline-{checksum[:12]}.joblib"
-        os.replace(staged, directory / model_file)
-
         metadata = {
             "format_version": FORMAT_VERSION,
             **metadata,
@@ -98,9 +99,16 @@ def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
             "model_sha256": checksum,
             "versions": library_versions(),
         }
-        _write_json_atomically(directory / METADATA_FILE, metadata)
+        # Serialise before anything moves into place: a value JSON cannot hold fails here.
+        staged_metadata.write_text(json.dumps(metadata, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+                                   encoding="utf-8")
+        _fsync(staged_metadata)
+        os.replace(staged_model, directory / model_file)
+        os.replace(staged_metadata, directory / METADATA_FILE)  # the commit point
+        _fsync(directory)
     finally:
-        staged.unlink(missing_ok=True)
+        staged_model.unlink(missing_ok=True)
+        staged_metadata.unlink(missing_ok=True)
     _remove_unreferenced_pipelines(directory, keep=model_file)
     return metadata
 
@@ -127,7 +135,7 @@ def load_bundle(directory: Path) -> Bundle:
     except Exception as error:  # any unpickling failure means the same thing to the user
         raise BundleError(f"{model_path} could not be loaded ({type(error).__name__}: {error}); {_FIX}") from error
     schema = Schema.from_dict(metadata["schema"])
-    _check_pipeline_matches(pipeline, schema, model_path)
+    _check_pipeline_matches(pipeline, schema, str(model_path))
     return Bundle(pipeline=pipeline, metadata=metadata, schema=schema, directory=directory)
 
 
@@ -189,25 +197,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_pipeline_matches(pipeline, schema: Schema, model_path: Path) -> None:
+def _check_pipeline_matches(pipeline, schema: Schema, what: str) -> None:
+    """The pipeline reads the schema's features by name and predicts its labels."""
     names = [str(name) for name in getattr(pipeline, "feature_names_in_", [])]
     if names != schema.feature_names:
-        raise BundleError(f"{model_path} expects features {names}, but the schema lists "
-                          f"{schema.feature_names}; {_FIX}")
-    if schema.labels and [json_value(c) for c in pipeline.classes_] != schema.labels:
-        raise BundleError(f"{model_path} predicts classes that differ from the schema's labels; {_FIX}")
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    staged = _temporary_path(path.parent, ".json")
-    try:
-        staged.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-                          encoding="utf-8")
-        _fsync(staged)
-        os.replace(staged, path)
-        _fsync(path.parent)
-    finally:
-        staged.unlink(missing_ok=True)
+        raise BundleError(f"{what} expects features {names}, but the schema lists {schema.feature_names}; {_FIX}")
+    classes = [json_value(c) for c in getattr(pipeline, "classes_", [])]
+    if classes != schema.labels:
+        raise BundleError(f"{what} predicts the classes {classes}, but the schema lists {schema.labels}; {_FIX}")
 
 
 def _remove_unreferenced_pipelines(directory: Path, keep: str) -> None:

@@ -7,21 +7,30 @@ bundle exactly as it was: the new bundle is only committed once complete.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from formcast.bundle import write_bundle, sha256_of
+from formcast.bundle import sha256_of, write_bundle
+from formcast.dataset import DatasetError, read_csv
 from formcast.paths import DEFAULT_DATA, DEFAULT_TARGET, PROJECT_ROOT, default_model_dir
 from formcast.schema import CLASSIFICATION
-from formcast.training import TrainingError, read_csv, train
+from formcast.training import TrainingError, train
 
 USAGE_ERROR = 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument error is one line pointing at --help, not argparse's usage block."""
+
+    def error(self, message):
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="train.py",
         description="Train a model on a CSV and write the bundle that app.py serves.",
         epilog="With no arguments: the bundled penguins data, predicting 'species'.",
@@ -34,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: text or few whole-number values are classes, other numbers a regression")
     parser.add_argument("--test-size", type=_fraction, default=0.2,
                         help="share of rows held out to measure the model (default: 0.2)")
-    parser.add_argument("--seed", type=int, default=42, help="fixes the split and the model (default: 42)")
+    parser.add_argument("--seed", type=_seed, default=42, help="fixes the split and the model (default: 42)")
     return parser
 
 
@@ -47,10 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.target is None:
         parser.error("--target is required with --data: name the column to predict")
     out = args.out or default_model_dir()
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} is a file; give a directory for the bundle")
     try:
         return _train_and_write(args, out)
-    except TrainingError as error:
+    except (DatasetError, TrainingError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as error:
+        print(f"train.py: error: cannot write the bundle to {out}: {error.strerror or error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"\ntrain.py: interrupted; the bundle in {out} is unchanged", file=sys.stderr)
@@ -67,6 +81,9 @@ def _train_and_write(args, out: Path) -> int:
         print(f"Dropped {result.rows['missing_target']} rows with no value for {args.target!r}")
     for dropped in result.dropped_columns:
         print(f"Dropped column {dropped.column!r}: {dropped.reason}")
+    if result.missing_values:
+        counts = ", ".join(f"{name} {count}" for name, count in result.missing_values.items())
+        print(f"Missing values (the model fills them in): {counts}")
     schema = result.schema
     kinds = ", ".join(f"{f.name} ({f.kind})" for f in schema.features)
     print(f"Task: {schema.task} of {schema.target!r}" + (f" into {schema.labels}" if schema.labels else ""))
@@ -75,7 +92,9 @@ def _train_and_write(args, out: Path) -> int:
     print(f"Trained {type(result.pipeline[-1]).__name__} on {result.rows['train']} rows; "
           f"held out {result.rows['test']} rows ({held_out}):")
     for name, value in result.metrics.items():
-        print(f"  {name:<9} {value:.4f}")
+        print(f"  {name:<9} {'undefined' if value is None else f'{value:.4f}'}")
+    for note in result.notes:
+        print(f"Note: {note}")
 
     metadata = {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -84,6 +103,7 @@ def _train_and_write(args, out: Path) -> int:
         "dropped_columns": [{"column": d.column, "reason": d.reason} for d in result.dropped_columns],
         "metrics": result.metrics,
         "rows": result.rows,
+        "missing_values": result.missing_values,
         "training": {
             "data_file": args.data.name,
             "data_sha256": sha256_of(args.data),
@@ -102,9 +122,22 @@ def _train_and_write(args, out: Path) -> int:
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {2**32 - 1}, got {text!r}")
     return value
 
 

@@ -8,15 +8,22 @@ would not serialise, and NaN or Infinity are not JSON.
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from formcast.bundle import Bundle, bundle_summary
-from formcast.schema import CLASSIFICATION, records_to_frame
+from formcast.schema import BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, records_to_frame
 from formcast.validation import RecordValidator
 
 
-class PredictionError(RuntimeError):
-    """The model produced something that is not a usable answer (never a user's fault)."""
+class PredictionError(ValueError):
+    """The model gave no usable answer for some records (far outside what it was trained on).
+
+    ``indices`` are the positions of those records in the request.
+    """
+
+    def __init__(self, message: str, indices: list[int]):
+        super().__init__(message)
+        self.indices = indices
 
 
 class Predictor:
@@ -24,9 +31,9 @@ class Predictor:
 
     Example
     -------
-    >>> predictor = Predictor(load_bundle(Path("model")))   # doctest: +SKIP
+    >>> predictor = Predictor(load_bundle(Path("model")))           # doctest: +SKIP
     >>> records, problems = predictor.validator.validate([record])  # doctest: +SKIP
-    >>> predictor.predict(records)[0]["prediction"]          # doctest: +SKIP
+    >>> predictor.predict(records)[0]["prediction"]                 # doctest: +SKIP
     'Adelie'
     """
 
@@ -35,6 +42,7 @@ class Predictor:
         self.schema = bundle.schema
         self.validator = RecordValidator(bundle.schema)
         self.summary = bundle_summary(bundle.metadata)
+        self._features = {feature.name: feature for feature in bundle.schema.features}
 
     @property
     def is_classifier(self) -> bool:
@@ -44,18 +52,60 @@ class Predictor:
         """Predict for validated records, one result per record, in order.
 
         Each result has ``prediction``; a classifier's also has
-        ``probabilities`` (label to probability, summing to 1), and every
-        result lists ``warnings`` such as values the model filled in.
+        ``probabilities`` (label to probability, summing to 1). ``warnings``
+        lists values the model filled in and values outside the training range.
+
+        Raises
+        ------
+        PredictionError
+            If the model returns no finite answer for some records, which
+            happens only for values far outside the training data.
         """
         frame = records_to_frame(records, self.schema)
+        output = self._run_pipeline(frame)
+        bad = [i for i, row in enumerate(output) if not np.all(np.isfinite(row))]
+        if bad:
+            raise PredictionError("the model gave no finite answer; values far outside the training data "
+                                  "are the likely cause", bad)
         if self.is_classifier:
-            probabilities = self.bundle.pipeline.predict_proba(frame)
-            results = [self._classification(row) for row in probabilities]
+            results = [self._classification(row) for row in output]
         else:
-            results = [{"prediction": _finite(value)} for value in self.bundle.pipeline.predict(frame)]
+            results = [{"prediction": float(value)} for value in output]
         for record, result in zip(records, results):
-            result["warnings"] = self._warnings(record)
+            result["warnings"] = self.warnings(record)
         return results
+
+    def warnings(self, record: dict) -> list[dict]:
+        """What the user should know about a valid record: filled-in and out-of-range values."""
+        found = []
+        for name, value in record.items():
+            feature = self._features[name]
+            if value is None:
+                found.append({"field": name, "message": _FILLED_IN[feature.kind]})
+            elif feature.kind == NUMERIC and not feature.minimum <= value <= feature.maximum:
+                found.append({"field": name, "message": f"{value:g} is outside the training range "
+                              f"({feature.minimum} to {feature.maximum}): the model is extrapolating"})
+        return found
+
+    def _run_pipeline(self, frame) -> np.ndarray:
+        try:
+            return self._call_pipeline(frame)
+        except ValueError:  # scikit-learn refuses the infinities that overflowing values produce
+            # Rare: find which records the model cannot take, one at a time.
+            bad = [i for i in range(len(frame)) if not self._answers(frame.iloc[[i]])]
+            raise PredictionError("the model could not use some values; values far outside the training "
+                                  "data are the likely cause", bad or list(range(len(frame)))) from None
+
+    def _call_pipeline(self, frame) -> np.ndarray:
+        pipeline = self.bundle.pipeline
+        with np.errstate(all="ignore"):  # overflow shows up as a non-finite answer, checked by predict
+            return pipeline.predict_proba(frame) if self.is_classifier else pipeline.predict(frame)
+
+    def _answers(self, frame) -> bool:
+        try:
+            return bool(np.all(np.isfinite(self._call_pipeline(frame))))
+        except ValueError:
+            return False
 
     def _classification(self, probabilities) -> dict:
         labels = self.schema.labels
@@ -63,18 +113,12 @@ class Predictor:
         best = int(probabilities.argmax())
         return {
             "prediction": labels[best],
-            "probabilities": {str(label): _finite(p) for label, p in zip(labels, probabilities)},
+            "probabilities": {str(label): float(p) for label, p in zip(labels, probabilities)},
         }
 
-    def _warnings(self, record: dict) -> list[dict]:
-        return [
-            {"field": name, "message": "missing; the model filled in a typical value from training"}
-            for name, value in record.items() if value is None
-        ]
 
-
-def _finite(value) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise PredictionError(f"the model returned {number}, which is not a finite number")
-    return number
+_FILLED_IN = {
+    NUMERIC: "missing: the model used the median of the training data",
+    BOOLEAN: "missing: the model used the most frequent value of the training data",
+    CATEGORICAL: "missing: the model treats it as unknown, as it learned from training rows with no value",
+}

@@ -174,7 +174,8 @@ def prepare_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     for feature in schema.features:
         values = frame[feature.name]
         if feature.kind == NUMERIC:
-            columns[feature.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+            columns[feature.name] = numbers.where(np.isfinite(numbers))  # inf is no measurement
         elif feature.kind == BOOLEAN:
             columns[feature.name] = values.map(_to_boolean_number, na_action="ignore").astype("float64")
         else:
@@ -210,47 +211,59 @@ def _infer_task(y: pd.Series) -> str:
 
 
 def _labels(y: pd.Series) -> list:
-    """The sorted class labels as plain ints (whole numbers) or strings."""
-    return sorted({label_value(value) for value in y.dropna()}, key=lambda v: (str(type(v)), v))
+    """The sorted class labels, as ``to_labels`` gives them."""
+    return sorted(set(to_labels(y).dropna()))
 
 
-def label_value(value):
-    """One class label as it is stored and returned: an int for whole numbers, else a string."""
-    value = json_value(value)
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return value
-    return str(value).strip()
+def to_labels(y: pd.Series) -> pd.Series:
+    """Class labels as they are stored and returned: ints when every value is a
+    whole number (a 0/1 code stays a number), else strings; never a mix."""
+    present = y.dropna()
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if numeric and bool(np.all(np.mod(present, 1) == 0)):
+        return y.map(int, na_action="ignore")
+    return y.map(lambda v: str(json_value(v)).strip(), na_action="ignore")
 
 
 def _infer_feature(name: str, values: pd.Series) -> Feature | str:
     """Return the Feature for a column, or the reason it cannot help."""
+    if pd.api.types.is_bool_dtype(values.dropna()) or _is_boolean_text(values.dropna()):
+        values = values.map(_to_boolean_number, na_action="ignore")
+        kind = BOOLEAN
+    elif pd.api.types.is_numeric_dtype(values):
+        values = values.where(np.isfinite(values))  # an "inf" in a CSV is no measurement: missing
+        kind = NUMERIC
+    else:
+        values = values.map(lambda v: str(v).strip(), na_action="ignore")
+        kind = CATEGORICAL
+
     present = values.dropna()
     if present.empty:
         return "every value is missing"
-    distinct = present.nunique()
-    if distinct == 1:
+    if present.nunique() == 1:
         return f"it has a single value ({json_value(present.iloc[0])!r}), so it cannot tell rows apart"
     nullable = bool(values.isna().any())
+    if kind == BOOLEAN:
+        return Feature(name, BOOLEAN, nullable, typical=bool(present.mode().iloc[0]))
+    if kind == NUMERIC:
+        return _numeric_feature(name, present, nullable)
+    return _categorical_feature(name, present, nullable)
 
-    if pd.api.types.is_bool_dtype(present) or _is_boolean_text(present):
-        flags = present.map(_to_boolean_number).astype(bool)
-        return Feature(name, BOOLEAN, nullable, typical=bool(flags.mode().iloc[0]))
 
-    if pd.api.types.is_numeric_dtype(present):
-        integer = bool(np.all(np.mod(present, 1) == 0))
-        # Only an integer column (no missing value ever made it float) can be a row identifier.
-        if (pd.api.types.is_integer_dtype(present) and distinct == len(present)
-                and (_ID_NAME.search(str(name)) or _is_row_number(present))):
-            return "it looks like a row identifier (a distinct whole number on every row)"
-        return Feature(
-            name, NUMERIC, nullable,
-            minimum=json_value(present.min()), maximum=json_value(present.max()),
-            integer=integer, typical=json_value(present.median()),
-        )
+def _numeric_feature(name: str, present: pd.Series, nullable: bool) -> Feature | str:
+    integer = bool(np.all(np.mod(present, 1) == 0))
+    # Only an integer column (no missing value ever made it float) can be a row identifier.
+    if (pd.api.types.is_integer_dtype(present) and present.is_unique
+            and (_ID_NAME.search(str(name)) or _is_row_number(present))):
+        return "it looks like a row identifier (a distinct whole number on every row)"
+    return Feature(
+        name, NUMERIC, nullable,
+        minimum=json_value(present.min()), maximum=json_value(present.max()),
+        integer=integer, typical=json_value(present.median()),
+    )
 
-    text = present.map(lambda v: str(v).strip())
+
+def _categorical_feature(name: str, text: pd.Series, nullable: bool) -> Feature | str:
     distinct = text.nunique()
     if distinct == len(text) and len(text) > MAX_CATEGORIES // 5:
         return "it looks like an identifier or free text (a different value on every row)"
@@ -270,7 +283,8 @@ def _is_boolean_text(values: pd.Series) -> bool:
 
 
 def _is_row_number(values: pd.Series) -> bool:
-    return bool(values.max() - values.min() + 1 == len(values))
+    """0, 1, 2, ... or 1, 2, 3, ... in any order: an exported row index."""
+    return values.min() in (0, 1) and bool(values.max() - values.min() + 1 == len(values))
 
 
 def _to_boolean_number(value) -> float:

@@ -1,4 +1,4 @@
-"""Read a CSV, build one scikit-learn Pipeline, fit it and measure it honestly.
+"""Build one scikit-learn Pipeline, fit it and measure it honestly.
 
 Everything the model needs to turn a record into a prediction (imputation,
 scaling, one-hot encoding and the estimator) lives inside one Pipeline, so the
@@ -8,10 +8,8 @@ out before fitting; the served model is the one those rows measured.
 
 from __future__ import annotations
 
-import csv
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,13 +23,14 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from formcast.schema import (
     BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, DroppedColumn, Schema, SchemaError,
-    infer_schema, label_value, prepare_frame,
+    infer_schema, json_value, prepare_frame, to_labels,
 )
 
-# Values that mean "missing" in real CSVs, beyond pandas' defaults ("", NA, NaN, null...):
-# UCI's datasets mark a missing value with "?".
-EXTRA_MISSING_MARKERS = ["?"]
 MIN_ROWS = 10
+# What a missing category becomes inside the Pipeline: a category of its own,
+# so the model learns from rows with no value instead of pretending they had
+# the most common one (in survey data, "not answered" often means something).
+MISSING_CATEGORY = "__missing__"
 
 
 class TrainingError(Exception):
@@ -43,38 +42,11 @@ class TrainingResult:
     pipeline: Pipeline
     schema: Schema
     dropped_columns: list[DroppedColumn]
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
     rows: dict[str, int]
     stratified: bool
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV with a header row, guessing the delimiter (, ; tab |).
-
-    Raises
-    ------
-    TrainingError
-        If the file is missing, empty, not text or not a table.
-    """
-    if not path.is_file():
-        raise TrainingError(f"no such file: {path}")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            sample = handle.read(64 * 1024)
-        if not sample.strip():
-            raise TrainingError(f"{path} is empty: expected a CSV with a header row and data rows")
-        frame = pd.read_csv(
-            path, sep=_sniff_delimiter(sample), encoding="utf-8-sig",
-            skipinitialspace=True, na_values=EXTRA_MISSING_MARKERS,
-        )
-    except UnicodeDecodeError:
-        raise TrainingError(f"{path} is not UTF-8 text; save it as UTF-8 CSV and try again") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise TrainingError(f"{path} is not a readable CSV: {str(error).strip()}") from None
-    if frame.empty:
-        raise TrainingError(f"{path} has a header but no data rows")
-    frame.columns = [str(column).strip() for column in frame.columns]
-    return frame
+    missing_values: dict[str, int]
+    notes: list[str] = field(default_factory=list)
 
 
 def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: float = 0.2,
@@ -100,7 +72,7 @@ def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: fl
     """
     if target not in frame.columns:
         raise TrainingError(f"no column named {target!r}; the columns are: {', '.join(map(repr, frame.columns))}")
-    labelled = frame[frame[target].notna()]
+    labelled = frame[_has_value(frame[target])]
     rows = {"in_file": len(frame), "missing_target": len(frame) - len(labelled)}
     if len(labelled) < MIN_ROWS:
         raise TrainingError(f"only {len(labelled)} rows have a value for {target!r}; at least {MIN_ROWS} are needed")
@@ -111,15 +83,16 @@ def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: fl
 
     X = prepare_frame(labelled, schema)
     y = _prepare_target(labelled[target], schema)
-    X_train, X_test, y_train, y_test, stratified = _split(X, y, schema, test_size, seed)
-    if schema.task == CLASSIFICATION and y_train.nunique() < 2:
-        raise TrainingError("the training rows hold a single class; add rows of the other classes")
+    X_train, X_test, y_train, y_test, stratified, notes = _split(X, y, schema, test_size, seed)
     rows.update(train=len(X_train), test=len(X_test))
 
     pipeline = build_pipeline(schema, seed)
     pipeline.fit(X_train, y_train)
+    _check_learned_every_class(pipeline, schema)
     metrics = evaluate(pipeline, X_test, y_test, schema.task)
-    return TrainingResult(pipeline, schema, dropped, metrics, rows, stratified)
+    notes += [f"{name} is undefined on {len(X_test)} held-out rows" for name, v in metrics.items() if v is None]
+    missing = {name: int(count) for name, count in X.isna().sum().items() if count}
+    return TrainingResult(pipeline, schema, dropped, metrics, rows, stratified, missing, notes)
 
 
 def build_pipeline(schema: Schema, seed: int = 42) -> Pipeline:
@@ -140,9 +113,10 @@ def build_pipeline(schema: Schema, seed: int = 42) -> Pipeline:
     if boolean:
         steps.append(("boolean", SimpleImputer(strategy="most_frequent", keep_empty_features=True), boolean))
     if categorical:
+        known = [f.categories + ([MISSING_CATEGORY] if f.nullable else []) for f in categorical]
         steps.append(("categorical", Pipeline([
-            ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
-            ("encode", OneHotEncoder(categories=[f.categories for f in categorical], handle_unknown="error")),
+            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY, keep_empty_features=True)),
+            ("encode", OneHotEncoder(categories=known, handle_unknown="error")),
         ]), [f.name for f in categorical]))
     preprocess = ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("preprocess", preprocess), ("model", make_estimator(schema.task, seed))])
@@ -159,12 +133,13 @@ def make_estimator(task: str, seed: int = 42):
     return RidgeCV(alphas=np.logspace(-3, 3, 13))
 
 
-def evaluate(pipeline: Pipeline, X_test: pd.DataFrame, y_test: pd.Series, task: str) -> dict[str, float]:
+def evaluate(pipeline: Pipeline, X_test: pd.DataFrame, y_test: pd.Series, task: str) -> dict[str, float | None]:
     """Score the fitted pipeline on held-out rows.
 
     Classification: accuracy and macro-averaged F1 (every class counts the
     same, so a model that ignores a rare class is caught). Regression: R², MAE
-    and RMSE, the last two in the target's own unit.
+    and RMSE, the last two in the target's own unit. A metric that is not
+    defined on these rows (R² of a single row) is ``None``.
     """
     predicted = pipeline.predict(X_test)
     if task == CLASSIFICATION:
@@ -174,37 +149,69 @@ def evaluate(pipeline: Pipeline, X_test: pd.DataFrame, y_test: pd.Series, task: 
         }
     else:
         metrics = {
-            "r2": r2_score(y_test, predicted),
+            "r2": r2_score(y_test, predicted) if len(y_test) > 1 else math.nan,
             "mae": mean_absolute_error(y_test, predicted),
             "rmse": math.sqrt(mean_squared_error(y_test, predicted)),
         }
-    return {name: round(float(value), 6) for name, value in metrics.items()}
+    return {name: round(float(v), 6) if math.isfinite(v) else None for name, v in metrics.items()}
+
+
+def _has_value(target: pd.Series) -> pd.Series:
+    """Rows whose target is usable: present, and finite if a number."""
+    present = target.notna()
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        present &= np.isfinite(target.astype("float64"))
+    return present
 
 
 def _prepare_target(y: pd.Series, schema: Schema) -> pd.Series:
     if schema.task == CLASSIFICATION:
-        labels = y.map(label_value)
+        labels = to_labels(y)
         # scikit-learn reads an object array of ints as an unknown target type.
         return labels.astype("int64" if all(isinstance(v, int) for v in schema.labels) else object)
     return pd.to_numeric(y).astype("float64")
 
 
 def _split(X, y, schema, test_size, seed):
-    """Hold out rows, stratified by class when every class has two rows or more."""
-    stratify = None
-    if schema.task == CLASSIFICATION and y.value_counts().min() >= 2:
-        stratify = y
+    """Hold out rows for the metrics, keeping every class in the training part.
+
+    A classification split is stratified by class. A class with a single row
+    can be learned but not measured, so that row always trains; and a class
+    the split left with no training row has its held-out rows moved back.
+    """
+    if schema.task != CLASSIFICATION:
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed)
+        return X_train, X_test, y_train, y_test, False, []
+
+    notes = []
+    counts = y.value_counts()
+    single = y.isin(counts.index[counts < 2])
+    if single.any():
+        notes.append(f"{int(single.sum())} classes have a single row: they are learned from it, but not measured")
+    rest_X, rest_y = X[~single], y[~single]
+    if len(rest_y) < 2:
+        raise TrainingError("every class has a single row: no row can be held out to measure the model")
     try:
-        parts = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=stratify)
-    except ValueError:
-        # Too few rows for a stratified split of this size: a plain one still works.
-        stratify = None
-        parts = train_test_split(X, y, test_size=test_size, random_state=seed)
-    return (*parts, stratify is not None)
+        X_train, X_test, y_train, y_test = train_test_split(rest_X, rest_y, test_size=test_size,
+                                                            random_state=seed, stratify=rest_y)
+        stratified = True
+    except ValueError:  # fewer held-out rows than classes: a plain split still works
+        X_train, X_test, y_train, y_test = train_test_split(rest_X, rest_y, test_size=test_size, random_state=seed)
+        stratified = False
+
+    unseen = ~y_test.isin(set(y_train))
+    X_train = pd.concat([X_train, X[single], X_test[unseen]])
+    y_train = pd.concat([y_train, y[single], y_test[unseen]])
+    X_test, y_test = X_test[~unseen], y_test[~unseen]
+    if y_test.empty:
+        raise TrainingError("too few rows per class to hold any out; add rows or lower --test-size")
+    if y_train.nunique() < 2:
+        raise TrainingError("the training rows hold a single class; add rows of the other classes")
+    return X_train, X_test, y_train, y_test, stratified, notes
 
 
-def _sniff_delimiter(sample: str) -> str:
-    try:
-        return csv.Sniffer().sniff("\n".join(sample.splitlines()[:20]), delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
+def _check_learned_every_class(pipeline: Pipeline, schema: Schema) -> None:
+    """The model must predict exactly the schema's labels, or the app would refuse the bundle."""
+    learned = [json_value(label) for label in pipeline.classes_] if schema.labels else []
+    if learned != schema.labels:
+        raise TrainingError(f"the model learned the classes {learned}, not {schema.labels}; this is a bug in formcast")

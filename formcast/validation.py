@@ -23,6 +23,7 @@ validator.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Annotated, Literal, Optional, TypedDict
@@ -155,9 +156,9 @@ class RecordValidator:
         return Problem(name, message, self.expected(feature), index)
 
     def example_text(self) -> str:
-        """A short valid-looking record, built from the schema's typical values."""
-        shown = [f'"{f.name}": {_json_literal(f.typical)}' for f in self.schema.features[:3]]
-        return "{" + ", ".join(shown) + (", ...}" if len(self.schema.features) > 3 else "}")
+        """A short valid record in JSON, built from the schema's typical values."""
+        example = json.dumps({f.name: f.typical for f in self.schema.features[:3]}, ensure_ascii=False)
+        return example[:-1] + ", ...}" if len(self.schema.features) > 3 else example
 
 
 def _parse_number(text: str, feature: Feature, problems: list[Problem]) -> float | str:
@@ -189,13 +190,13 @@ def _strip(value):
 
 
 def _show(value) -> str:
-    text = repr(value)
+    """A value as the client wrote it, in JSON spelling (true, "5", NaN), cut to a readable length."""
+    text = _json_literal(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _json_literal(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return "null" if value is None else str(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)

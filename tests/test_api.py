@@ -48,13 +48,38 @@ def test_key_order_does_not_matter(client):  # J1
     assert first == second
 
 
-def test_a_nullable_feature_may_be_null_and_is_reported_as_filled_in(client):
-    # sex had missing values in the training data, so null is allowed and imputed.
-    response = client.post("/predict", json={**PENGUIN, "sex": None})
+@pytest.mark.parametrize("field, words", [
+    ("sex", "treats it as unknown"),              # a category: missing is a category of its own
+    ("bill_length_mm", "median of the training data"),
+])
+def test_a_nullable_feature_may_be_null_and_the_result_says_how_it_was_filled(client, field, words):
+    # These features had missing values in the training data, so null is allowed.
+    response = client.post("/predict", json={**PENGUIN, field: None})
 
     assert response.status_code == 200
-    assert response.get_json()["warnings"] == [
-        {"field": "sex", "message": "missing; the model filled in a typical value from training"}]
+    [warning] = response.get_json()["warnings"]
+    assert warning["field"] == field and words in warning["message"]
+
+
+def test_a_value_outside_the_training_range_is_answered_and_flagged(client):
+    response = client.post("/predict", json={**PENGUIN, "body_mass_g": 9000})
+
+    assert response.status_code == 200
+    [warning] = response.get_json()["warnings"]
+    assert warning == {"field": "body_mass_g",
+                       "message": "9000 is outside the training range (2700 to 6300): the model is extrapolating"}
+
+
+def test_values_so_extreme_the_model_has_no_answer_get_a_422_not_a_500(bundles):
+    from formcast.web import create_app
+    client = create_app({"TESTING": True, "MODEL_DIR": str(bundles["tips"])}).test_client()
+    record = {**_first_record("tips"), "total_bill": 1.7e308, "size": -1.7e308}
+
+    response = client.post("/predict", json=[_first_record("tips"), record])
+
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["index"] == 1 and "no usable answer" in error["message"]
 
 
 def test_every_number_in_a_response_is_plain_json(client):  # J11
@@ -223,3 +248,16 @@ def _first_record(dataset: str) -> dict:
     csv, target = DATASETS[dataset]
     row = pd.read_csv(csv).drop(columns=[target]).iloc[0]
     return {name: (value.item() if hasattr(value, "item") else value) for name, value in row.items()}
+
+
+def test_the_example_record_in_an_error_is_valid_json_whatever_the_names(tmp_path):
+    from conftest import train_bundle
+    from formcast.web import create_app
+    csv = tmp_path / "odd.csv"
+    csv.write_text('"say ""hi""",<b>a&b</b>,label\n' + "".join(f"{i % 9},{'xy'[i % 2]},{i % 2}\n" for i in range(40)))
+    client = create_app({"TESTING": True, "MODEL_DIR": str(train_bundle(tmp_path / "m", csv, "label"))}).test_client()
+
+    detail = post_raw(client, '"x"').get_json()["detail"]
+
+    example = detail.split("such as ", 1)[1].split(", or a list", 1)[0]
+    assert set(json.loads(example)) == {'say "hi"', "<b>a&b</b>"}

@@ -83,7 +83,7 @@ def test_an_empty_optional_field_is_filled_in_and_said_so(client):
     response = client.post("/", data=as_form({**PENGUIN, "sex": ""}))
 
     assert response.status_code == 200
-    assert "sex: missing; the model filled in a typical value" in response.get_data(as_text=True)
+    assert "sex: missing: the model treats it as unknown" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("case, change, field_index, words", [

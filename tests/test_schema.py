@@ -128,3 +128,26 @@ def test_schema_round_trips_through_a_dict():
     schema, _ = infer_schema(frame(a=np.arange(N) * 1.0, b=["x", "y"] * (N // 2), y=["p", "q"] * (N // 2)), "y")
 
     assert type(schema).from_dict(schema.to_dict()) == schema
+
+
+def test_infinity_in_a_numeric_column_is_read_as_missing():
+    schema, _ = infer_schema(frame(x=[1.0, np.inf, 3.0, 2.0] * 5, y=[0, 1] * 10), "y")
+
+    [x] = schema.features
+    assert (x.maximum, x.nullable) == (3, True)
+    assert math.isnan(prepare_frame(pd.DataFrame({"x": [np.inf]}), schema)["x"].iloc[0])
+
+
+def test_a_distinct_whole_number_column_is_kept_unless_it_counts_rows_or_is_named_like_an_id():
+    years = list(range(2000, 2000 + N))
+
+    schema, dropped = infer_schema(frame(year=years, y=[0, 1] * (N // 2)), "y")
+
+    assert schema.feature_names == ["year"] and dropped == []
+
+
+def test_labels_of_a_numeric_target_are_all_numbers_or_all_text():
+    schema, _ = infer_schema(frame(x=np.arange(N) % 4 * 1.0, y=[1, 1.5, 2, 2.5, 3] * (N // 5)), "y",
+                             task=CLASSIFICATION)
+
+    assert schema.labels == ["1", "1.5", "2", "2.5", "3"]

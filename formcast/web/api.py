@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from flask import Blueprint, current_app, request
 
+from formcast.predictor import PredictionError
 from formcast.web.context import current_predictor
 from formcast.web.errors import ApiProblem
 
@@ -32,7 +33,13 @@ def predict():
         count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
         raise ApiProblem(422, f"{count} in the {'record' if single else 'records'}; see errors",
                          errors=[p.to_dict() for p in _drop_index(problems, single)])
-    results = predictor.predict(clean)
+    try:
+        results = predictor.predict(clean)
+    except PredictionError as error:
+        raise ApiProblem(422, str(error), errors=[
+            {**({} if single else {"index": i}), "message": "the model gave no usable answer for this record",
+             "expected": "values nearer the ranges seen in training (see warnings of a valid request)"}
+            for i in error.indices]) from None
     return results[0] if single else {"predictions": results}
 
 

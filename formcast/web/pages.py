@@ -12,6 +12,7 @@ import math
 
 from flask import Blueprint, render_template, request
 
+from formcast.predictor import PredictionError
 from formcast.web.context import current_predictor
 
 bp = Blueprint("pages", __name__)
@@ -42,11 +43,14 @@ def submit():
         # One message per field; the form's own words (about typing) win over the validator's.
         errors = {p.field: p for p in problems} | {p.field: p for p in form_problems}
         return _render(predictor, request.form, errors=errors), 422
-    result = predictor.predict(clean)[0]
+    try:
+        result = predictor.predict(clean)[0]
+    except PredictionError as error:
+        return _render(predictor, request.form, failure=str(error)), 422
     return _render(predictor, request.form, result=result)
 
 
-def _render(predictor, values, errors=None, result=None):
+def _render(predictor, values, errors=None, result=None, failure=None):
     return render_template(
         "form.html",
         schema=predictor.schema,
@@ -55,6 +59,7 @@ def _render(predictor, values, errors=None, result=None):
         values=values,
         errors=errors or {},
         result=result,
+        failure=failure,
     )
 
 
