@@ -15,7 +15,7 @@ def requirement_pins(path=PROJECT / "requirements.txt") -> dict[str, str]:
     pins = {}
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line:
+        if line and not line.startswith("-"):  # -r other.txt
             name, _, version = line.partition("==")
             assert version, f"{path.name}: {line!r} is not pinned with =="
             pins[name.strip().lower()] = version.strip()
@@ -77,3 +77,19 @@ def test_the_two_readme_commands_exist_and_ci_runs_the_test_one():
         assert script in readme
         assert os.access(PROJECT / script, os.X_OK)
     assert "scripts/test" in (PROJECT / ".ci" / "run").read_text()
+
+
+def test_every_installed_package_is_pinned_so_a_deploy_installs_the_same_set():
+    from importlib.metadata import distributions
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pinned = {canonical(name): version for name, version in
+              {**requirement_pins(), **requirement_pins(PROJECT / "requirements-dev.txt")}.items()}
+    installed = {canonical(d.metadata["Name"]): d.version for d in distributions()}
+    unpinned = {name: version for name, version in installed.items()
+                if name not in pinned and name not in ("pip", "setuptools", "wheel")}
+
+    assert unpinned == {}, "pin these in requirements.txt (run time) or requirements-dev.txt (tests)"
+    assert {name: installed.get(name) for name in pinned} == pinned
