@@ -74,3 +74,20 @@ def test_a_bad_value_shows_a_message_beside_its_field(live_server, page):
     message = page.locator("#" + year.get_attribute("aria-describedby").split()[-1])
     assert "is required" in message.inner_text()
     screenshot(page, "form-error")
+
+
+@pytest.mark.parametrize("dataset", ["tips", "breast_cancer"])
+def test_another_model_gets_its_own_form_and_answers_it(bundles, page, dataset):
+    from conftest import LiveServer
+    server = LiveServer(bundles[dataset])
+    try:
+        server.wait_until_ready()
+        page.goto(server.url + "/")
+
+        page.get_by_role("button", name="Predict").click()  # the starting values are typical ones
+
+        shown = page.locator("#prediction").inner_text().strip()
+        assert shown in ("0", "1") if dataset == "breast_cancer" else float(shown) > 0  # a class stays a class
+        screenshot(page, f"{dataset}-result")
+    finally:
+        server.stop()

@@ -144,3 +144,18 @@ def test_names_and_categories_from_the_data_are_escaped(tmp_path):
 
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "<i>size</i>" not in html and "&lt;i&gt;size&lt;/i&gt;" in html
+
+
+def test_a_boolean_feature_is_a_true_false_choice(tmp_path):
+    from conftest import train_bundle
+    csv = tmp_path / "flags.csv"
+    csv.write_text("member,visits,bought\n" + "".join(
+        f"{['true', 'false', ''][i % 3]},{i % 11},{['yes', 'no'][i % 2 if i % 3 else 0]}\n" for i in range(60)))
+    client = create_app({"TESTING": True, "MODEL_DIR": str(train_bundle(tmp_path / "m", csv, "bought"))}).test_client()
+
+    fields = FormFields(client.get("/").get_data(as_text=True)).fields
+
+    assert fields["member"]["options"] == ["", "true", "false"]  # nullable: it had empty values
+    assert client.post("/", data={"member": "false", "visits": "3"}).status_code == 200
+    assert client.post("/predict", json={"member": True, "visits": 3}).status_code == 200
+    assert client.post("/predict", json={"member": "yes", "visits": 3}).status_code == 422

@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    bundle = load_bundle(Path(app.config["MODEL_DIR"]))
+    bundle = load_bundle(Path(str(app.config["MODEL_DIR"])))
     app.extensions[PREDICTOR_KEY] = Predictor(bundle)
 
     app.register_blueprint(api.bp)
