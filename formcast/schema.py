@@ -14,8 +14,9 @@ Rules a user can rely on (stated once here, tested in tests/test_schema.py):
 - A category is matched exactly, after surrounding white space is stripped:
   ``" male "`` is ``"male"``, but ``"Male"`` is not.
 - A feature that had missing values in the training data is ``nullable``: a
-  record may give it as null, and the Pipeline fills it in (median for a
-  number, most frequent value otherwise). Any other feature is required.
+  record may give it as null, and the Pipeline takes it as it learned to (the
+  median for a number, the most frequent value for a boolean, "missing" as a
+  category of its own for a category). Any other feature is required.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import pandas as pd
 
 NUMERIC, CATEGORICAL, BOOLEAN = "numeric", "categorical", "boolean"
 CLASSIFICATION, REGRESSION = "classification", "regression"
-TASKS = (CLASSIFICATION, REGRESSION)
 
 # A column of text with more distinct values than this is treated as free text
 # or an identifier, not a category: a select with hundreds of options helps no one.

@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal, Optional, TypedDict
+from typing import Annotated, Literal, Optional
 
 import pydantic
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter
+from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from formcast.schema import BOOLEAN, CATEGORICAL, NUMERIC, Feature, Schema
 
@@ -166,11 +167,11 @@ def _parse_number(text: str, feature: Feature, problems: list[Problem]) -> float
         number = float(text)
     except ValueError:
         hint = " (use a point as the decimal separator)" if "," in text else ""
-        problems.append(Problem(feature.name, f"must be a number{hint}, got {text!r}", "a number such as "
-                                + _json_literal(feature.typical)))
+        problems.append(Problem(feature.name, f"must be a number{hint}, got {_show(text)}",
+                                f"a number such as {_json_literal(feature.typical)}"))
         return text
     if not math.isfinite(number):
-        problems.append(Problem(feature.name, f"must be a finite number, got {text!r}", "a finite number"))
+        problems.append(Problem(feature.name, f"must be a finite number, got {_show(text)}", "a finite number"))
     return number
 
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -80,30 +81,57 @@ def procfile_web_command() -> list[str]:
 
 
 class LiveServer:
-    """A real gunicorn serving a bundle; ``url`` is its loopback address."""
+    """A real gunicorn serving a bundle; ``url`` is its loopback address.
+
+    Its output is read as it comes (``output()``), so a full pipe can never
+    stall the server.
+    """
 
     def __init__(self, model_dir: Path, extra_env: dict | None = None):
+        self.env = {**os.environ, "WEB_CONCURRENCY": "2", "FORMCAST_MODEL_DIR": str(model_dir),
+                    **(extra_env or {})}
+        # The venv's bin first, as on a platform where requirements.txt is installed.
+        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
+        self._start()
+
+    def _start(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": "2",
-               "FORMCAST_MODEL_DIR": str(model_dir), **(extra_env or {})}
-        # The venv's bin first, as on a platform where requirements.txt is installed.
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        self.process = subprocess.Popen(procfile_web_command(), cwd=PROJECT, env=env,
+        self.process = subprocess.Popen(procfile_web_command(), cwd=PROJECT, env={**self.env, "PORT": str(self.port)},
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
 
-    def wait_until_ready(self, timeout: float = 30) -> None:
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self._lines.append(line)
+
+    def wait_until_ready(self, timeout: float = 60, attempts: int = 3) -> None:
+        """Wait until this gunicorn has bound its port and answers /health.
+
+        A port found free can be taken by another process before gunicorn binds
+        it; then gunicorn gives up and the server starts again on another port.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if attempts > 1 and "Connection in use" in self.output():
+                    attempts -= 1
+                    self._start()
+                    continue
                 raise AssertionError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"gunicorn did not answer /health within {timeout} s")
+            if f"Listening at: http://0.0.0.0:{self.port}" in "".join(self._lines) and self._healthy():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not answer /health within {timeout} s:\n{self.output()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -115,8 +143,10 @@ class LiveServer:
                 self.process.wait()
 
     def output(self) -> str:
+        """Everything the server printed; stops it first."""
         self.stop()
-        return self.process.stdout.read()
+        self._reader.join(timeout=10)
+        return "".join(self._lines)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Every request here goes to 127.0.0.1 only.
 import json
 import shutil
 import socket
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -103,10 +102,8 @@ def test_gunicorn_refuses_to_start_on_a_bad_bundle_with_one_line(penguin_bundle,
 
     try:
         code = server.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.stop()
-        raise
-    output = server.process.stdout.read()
+    finally:
+        output = server.output()
 
     assert code != 0
     [line] = [text for text in output.splitlines() if "formcast: cannot start" in text]
