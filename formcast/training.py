@@ -90,7 +90,8 @@ def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: fl
     pipeline.fit(X_train, y_train)
     _check_learned_every_class(pipeline, schema)
     metrics = evaluate(pipeline, X_test, y_test, schema.task)
-    notes += [f"{name} is undefined on {len(X_test)} held-out rows" for name, v in metrics.items() if v is None]
+    rows_word = "row" if len(X_test) == 1 else "rows"
+    notes += [f"{name} is undefined on {len(X_test)} held-out {rows_word}" for name, v in metrics.items() if v is None]
     missing = {name: int(count) for name, count in X.isna().sum().items() if count}
     return TrainingResult(pipeline, schema, dropped, metrics, rows, stratified, missing, notes)
 
@@ -187,7 +188,9 @@ def _split(X, y, schema, test_size, seed):
     counts = y.value_counts()
     single = y.isin(counts.index[counts < 2])
     if single.any():
-        notes.append(f"{int(single.sum())} classes have a single row: they are learned from it, but not measured")
+        count = int(single.sum())
+        notes.append(f"{count} {'class has' if count == 1 else 'classes have'} a single row: "
+                     "learned from, but not measured")
     rest_X, rest_y = X[~single], y[~single]
     if len(rest_y) < 2:
         raise TrainingError("every class has a single row: no row can be held out to measure the model")

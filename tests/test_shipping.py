@@ -37,16 +37,21 @@ def test_requirements_pin_the_versions_the_committed_bundle_was_trained_with():
            {name: trained_with[name] for name in PICKLED_DISTRIBUTIONS}
 
 
+def python_version_lines() -> list[str]:
+    """The lines of .python-version that are not comments, as the buildpack reads them."""
+    return [line.strip() for line in (PROJECT / ".python-version").read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 def test_the_committed_bundle_was_trained_under_the_python_the_platform_will_run():
-    wanted = (PROJECT / ".python-version").read_text().split()[0]
+    [wanted] = python_version_lines()
     trained = json.loads((PROJECT / "model" / "metadata.json").read_text())["versions"]["python"]
 
     assert trained.startswith(wanted + ".")
 
 
 def test_python_version_names_a_version_heroku_supports_and_runtime_txt_is_gone():
-    lines = [line for line in (PROJECT / ".python-version").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = python_version_lines()
 
     assert len(lines) == 1 and re.fullmatch(r"3\.(11|12|13|14)", lines[0])
     assert not (PROJECT / "runtime.txt").exists()  # deprecated, and it would win over .python-version
