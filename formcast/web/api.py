@@ -13,6 +13,7 @@ from dataclasses import replace
 from flask import Blueprint, current_app, request
 
 from formcast.predictor import PredictionError
+from formcast.validation import Problem
 from formcast.web.context import current_predictor
 from formcast.web.errors import ApiProblem
 
@@ -27,19 +28,17 @@ def predict():
     """Predict for one record or a list of records."""
     predictor = current_predictor()
     body = _read_json_body()
-    records, single = _as_records(body, predictor)
+    records, single = _as_records(body)
     clean, problems = predictor.validator.validate(records)
     if problems:
         count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-        raise ApiProblem(422, f"{count} in the {'record' if single else 'records'}; see errors",
-                         errors=[p.to_dict() for p in _drop_index(problems, single)])
+        raise _unprocessable(f"{count} in the {'record' if single else 'records'}; see errors", problems, single)
     try:
         results = predictor.predict(clean)
     except PredictionError as error:
-        raise ApiProblem(422, str(error), errors=[
-            {**({} if single else {"index": i}), "message": "the model gave no usable answer for this record",
-             "expected": "values nearer the ranges seen in training (see warnings of a valid request)"}
-            for i in error.indices]) from None
+        problems = [Problem(None, "the model gave no usable answer for this record",
+                            "values nearer the ranges seen in training", index) for index in error.indices]
+        raise _unprocessable(str(error), problems, single) from None
     return results[0] if single else {"predictions": results}
 
 
@@ -60,7 +59,7 @@ def _read_json_body():
         raise ApiProblem(400, f"the body is not valid JSON ({error}); {_body_hint()}") from None
 
 
-def _as_records(body, predictor) -> tuple[list, bool]:
+def _as_records(body) -> tuple[list, bool]:
     """Return (records, single): a lone object is a batch of one."""
     if isinstance(body, dict):
         return [body], True
@@ -80,7 +79,8 @@ def _body_hint() -> str:
     return f"send one record as a JSON object such as {example}, or a list of such objects"
 
 
-def _drop_index(problems, single: bool):
-    if not single:
-        return problems
-    return [replace(problem, index=None) for problem in problems]
+def _unprocessable(detail: str, problems: list[Problem], single: bool) -> ApiProblem:
+    """A 422 listing every problem; a lone record's problems carry no index."""
+    if single:
+        problems = [replace(problem, index=None) for problem in problems]
+    return ApiProblem(422, detail, errors=[problem.to_dict() for problem in problems])

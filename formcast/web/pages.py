@@ -20,9 +20,9 @@ bp = Blueprint("pages", __name__)
 
 @bp.app_template_filter("number")
 def format_number(value: float, digits: int = 4) -> str:
-    """Show a number with about ``digits`` significant digits and no exponent: 3.142, 1,235, 0.001234."""
-    if value == 0 or not math.isfinite(value):
-        return str(value)
+    """Show a number with about ``digits`` significant digits: 3.142, 1,235, 0.001234 (1.235e+20 when huge)."""
+    if value == 0 or not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:.{digits}g}"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
     return f"{value:,.{decimals}f}"
 
