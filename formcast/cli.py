@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from formcast.bundle import sha256_of, write_bundle
+from formcast.bundle import BundleError, sha256_of, write_bundle
 from formcast.dataset import DatasetError, read_csv
 from formcast.paths import DEFAULT_DATA, DEFAULT_TARGET, PROJECT_ROOT, default_model_dir
 from formcast.schema import CLASSIFICATION
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out {out} is a file; give a directory for the bundle")
     try:
         return _train_and_write(args, out)
-    except (DatasetError, TrainingError) as error:
+    except (DatasetError, TrainingError, BundleError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except OSError as error:
@@ -89,7 +89,8 @@ def _train_and_write(args, out: Path) -> int:
     print(f"Task: {schema.task} of {schema.target!r}" + (f" into {schema.labels}" if schema.labels else ""))
     print(f"Features: {kinds}")
     held_out = "stratified by class" if result.stratified else "random"
-    print(f"Trained {type(result.pipeline[-1]).__name__} on {result.rows['train']} rows; "
+    estimator = type(result.pipeline[-1]).__name__
+    print(f"Trained {estimator} on {result.rows['train']} rows; "
           f"held out {result.rows['test']} rows ({held_out}):")
     for name, value in result.metrics.items():
         print(f"  {name:<9} {'undefined' if value is None else f'{value:.4f}'}")
@@ -98,7 +99,7 @@ def _train_and_write(args, out: Path) -> int:
 
     metadata = {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "estimator": type(result.pipeline[-1]).__name__,
+        "estimator": estimator,
         "schema": schema.to_dict(),
         "dropped_columns": [{"column": d.column, "reason": d.reason} for d in result.dropped_columns],
         "metrics": result.metrics,

@@ -7,9 +7,11 @@ members of its kind: every one gets a 4xx problem+json naming what is wrong.
 import json
 import math
 
+import pandas as pd
 import pytest
 
-from conftest import PENGUIN
+from conftest import DATASETS, PENGUIN, train_bundle
+from formcast.web import create_app
 
 
 def post_raw(client, body: str | bytes, content_type="application/json"):
@@ -71,7 +73,6 @@ def test_a_value_outside_the_training_range_is_answered_and_flagged(client):
 
 
 def test_values_so_extreme_the_model_has_no_answer_get_a_422_not_a_500(bundles):
-    from formcast.web import create_app
     client = create_app({"TESTING": True, "MODEL_DIR": str(bundles["tips"])}).test_client()
     record = {**_first_record("tips"), "total_bill": 1.7e308, "size": -1.7e308}
 
@@ -91,7 +92,6 @@ def test_every_number_in_a_response_is_plain_json(client):  # J11
 
 
 def test_integer_class_labels_come_back_as_json_numbers(bundles):
-    from formcast.web import create_app
     client = create_app({"TESTING": True, "MODEL_DIR": str(bundles["breast_cancer"])}).test_client()
     record = _first_record("breast_cancer")
 
@@ -102,7 +102,6 @@ def test_integer_class_labels_come_back_as_json_numbers(bundles):
 
 
 def test_a_regressor_returns_a_plain_number(bundles):
-    from formcast.web import create_app
     client = create_app({"TESTING": True, "MODEL_DIR": str(bundles["tips"])}).test_client()
 
     result = client.post("/predict", json=_first_record("tips")).get_json()
@@ -195,7 +194,6 @@ def test_a_body_of_the_wrong_shape_says_what_a_valid_body_looks_like(client, bod
 
 
 def test_a_body_over_the_size_limit_is_a_413(penguin_bundle):  # J10 (in-process; see test_server for gunicorn)
-    from formcast.web import create_app
     client = create_app({"TESTING": True, "MODEL_DIR": str(penguin_bundle),
                          "MAX_CONTENT_LENGTH": 1000}).test_client()
 
@@ -206,7 +204,6 @@ def test_a_body_over_the_size_limit_is_a_413(penguin_bundle):  # J10 (in-process
 
 
 def test_too_many_records_in_one_request_is_a_413(penguin_bundle):
-    from formcast.web import create_app
     client = create_app({"TESTING": True, "MODEL_DIR": str(penguin_bundle), "MAX_RECORDS": 3}).test_client()
 
     response = client.post("/predict", json=[PENGUIN] * 4)
@@ -243,16 +240,12 @@ def test_health_names_the_model(client):
 
 def _first_record(dataset: str) -> dict:
     """The first row of a dataset's CSV as a record, without its target."""
-    import pandas as pd
-    from conftest import DATASETS
     csv, target = DATASETS[dataset]
     row = pd.read_csv(csv).drop(columns=[target]).iloc[0]
     return {name: (value.item() if hasattr(value, "item") else value) for name, value in row.items()}
 
 
 def test_the_example_record_in_an_error_is_valid_json_whatever_the_names(tmp_path):
-    from conftest import train_bundle
-    from formcast.web import create_app
     csv = tmp_path / "odd.csv"
     csv.write_text('"say ""hi""",<b>a&b</b>,label\n' + "".join(f"{i % 9},{'xy'[i % 2]},{i % 2}\n" for i in range(40)))
     client = create_app({"TESTING": True, "MODEL_DIR": str(train_bundle(tmp_path / "m", csv, "label"))}).test_client()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PENGUIN, PROJECT
+from conftest import PENGUIN, PROJECT, LiveServer
 
 pytestmark = pytest.mark.server
 
@@ -78,7 +78,6 @@ def test_a_bad_value_shows_a_message_beside_its_field(live_server, page):
 
 @pytest.mark.parametrize("dataset", ["tips", "breast_cancer"])
 def test_another_model_gets_its_own_form_and_answers_it(bundles, page, dataset):
-    from conftest import LiveServer
     server = LiveServer(bundles[dataset])
     try:
         server.wait_until_ready()

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import PENGUIN
+from conftest import PENGUIN, train_bundle
+from formcast.bundle import load_bundle
 from formcast.web import create_app
 
 
@@ -120,7 +121,6 @@ def test_a_field_removed_from_the_form_is_named(client):  # F3
 
 @pytest.mark.parametrize("dataset", ["tips", "breast_cancer"])
 def test_another_csv_gets_a_form_of_its_own(bundles, dataset):
-    from formcast.bundle import load_bundle
     schema = load_bundle(bundles[dataset]).schema
     client = create_app({"TESTING": True, "MODEL_DIR": str(bundles[dataset])}).test_client()
 
@@ -134,7 +134,6 @@ def test_another_csv_gets_a_form_of_its_own(bundles, dataset):
 
 
 def test_names_and_categories_from_the_data_are_escaped(tmp_path):
-    from conftest import train_bundle
     csv = tmp_path / "hostile.csv"
     rows = [f"{i % 7},{['<b>bold</b>', 'a&b'][i % 2]},{i % 2}" for i in range(40)]
     csv.write_text('"<i>size</i>",kind,label\n' + "\n".join(rows) + "\n")
@@ -147,7 +146,6 @@ def test_names_and_categories_from_the_data_are_escaped(tmp_path):
 
 
 def test_a_boolean_feature_is_a_true_false_choice(tmp_path):
-    from conftest import train_bundle
     csv = tmp_path / "flags.csv"
     csv.write_text("member,visits,bought\n" + "".join(
         f"{['true', 'false', ''][i % 3]},{i % 11},{['yes', 'no'][i % 2 if i % 3 else 0]}\n" for i in range(60)))

@@ -6,6 +6,7 @@ Each test is a mistake that killed a tutorial's deploy, checked before a push.
 import json
 import os
 import re
+from importlib.metadata import distributions
 
 from conftest import PROJECT
 from formcast.bundle import PICKLED_DISTRIBUTIONS, load_bundle
@@ -85,7 +86,6 @@ def test_the_two_readme_commands_exist_and_ci_runs_the_test_one():
 
 
 def test_every_installed_package_is_pinned_so_a_deploy_installs_the_same_set():
-    from importlib.metadata import distributions
 
     def canonical(name: str) -> str:
         return re.sub(r"[-_.]+", "-", name).lower()
