@@ -1,50 +1,14 @@
 """The form in a real browser: Debian's chromium, driven by Playwright, against a live gunicorn.
 
-scripts/test installs chromium where it is missing and can be installed; where it
-cannot (no root, no apt), these tests are skipped with that reason. Screenshots
-are saved under test-artifacts/ to be looked at.
+The browser fixtures live in tests/browser.py, shared by every test_browser_*.py.
 """
-
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
-from conftest import PENGUIN, PROJECT, LiveServer
+from browser import browser, page, screenshot  # noqa: F401  (fixtures)
+from conftest import PENGUIN, LiveServer
 
 pytestmark = pytest.mark.server
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = PROJECT / "test-artifacts"
-# Flags this sandboxed machine needs: no GPU, no background calls to the network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):  # CI must run every test, not skip the browser quietly
-            pytest.fail("chromium is not installed; scripts/test should have installed it")
-        pytest.skip("chromium is not installed (scripts/test installs it with apt-get where it can)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    yield context.new_page()
-    context.close()
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_fill_and_submit_the_form_and_read_the_prediction(live_server, page):
