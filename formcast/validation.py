@@ -10,7 +10,8 @@ The rules (the API answers 422 for any of them):
 - every feature is required; a feature that had missing values in training
   (``nullable`` in the schema) may be ``null``, and the model fills it in;
 - a number must be a finite JSON number: not a string, not ``true``, not NaN
-  or Infinity;
+  or Infinity, and within +-2**53 (or the training range, if wider): beyond
+  that JSON clients disagree on the value, and a linear model can overflow;
 - a category must be one of the training values (surrounding spaces are
   ignored, case is not);
 - a boolean must be ``true`` or ``false``;
@@ -33,6 +34,9 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from formcast.schema import BOOLEAN, CATEGORICAL, NUMERIC, Feature, Schema
+
+# The largest magnitude every JSON client reads the same way (RFC 7493, I-JSON).
+SAFE_MAGNITUDE = float(2**53)
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,9 @@ class RecordValidator:
         ("leave empty") rather than for an API client ("null").
         """
         if feature.kind == NUMERIC:
-            kind = "a whole number" if feature.integer else "a number"
-            text = f"{kind} (training data: {feature.minimum} to {feature.maximum})"
+            # Whole numbers in training are a hint, not a rule: 181.5 is a valid number.
+            seen = "whole numbers from" if feature.integer else "from"
+            text = f"a number (training data: {seen} {feature.minimum} to {feature.maximum})"
         elif feature.kind == CATEGORICAL:
             text = "one of " + ", ".join(repr(category) for category in feature.categories)
         else:
@@ -152,6 +157,8 @@ class RecordValidator:
             message = f"is not a known category: got {_show(value)}"
         elif feature.kind == NUMERIC and isinstance(value, float) and not math.isfinite(value):
             message = f"must be a finite number, got {_show(value)}"
+        elif kind in ("greater_than_equal", "less_than_equal"):
+            message = f"must be within ±{magnitude_limit(feature):.4g} (a JSON-safe size), got {_show(value)}"
         else:
             message = f"must be {'true or false' if feature.kind == BOOLEAN else 'a number'}, got {_show(value)}"
         return Problem(name, message, self.expected(feature), index)
@@ -178,12 +185,18 @@ def _parse_number(text: str, feature: Feature, problems: list[Problem]) -> float
 def _field_type(feature: Feature):
     if feature.kind == NUMERIC:
         # strict: a JSON true or "3.5" is not a number; no NaN or Infinity.
-        base = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+        limit = magnitude_limit(feature)
+        base = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-limit, le=limit)]
     elif feature.kind == BOOLEAN:
         base = Annotated[bool, Field(strict=True)]
     else:
         base = Annotated[Literal[tuple(feature.categories)], BeforeValidator(_strip)]
     return Optional[base] if feature.nullable else base
+
+
+def magnitude_limit(feature: Feature) -> float:
+    """The largest magnitude a numeric feature accepts: 2**53, or more if training saw more."""
+    return max(SAFE_MAGNITUDE, abs(feature.minimum or 0.0), abs(feature.maximum or 0.0))
 
 
 def _strip(value):

@@ -1,6 +1,6 @@
 """POST /predict and GET /health, as an API client uses them.
 
-The bad inputs are the J-rows of shared/cases/bad_inputs.md, each with other
+The bad inputs are the J-rows of tests/bad_inputs.md, each with other
 members of its kind: every one gets a 4xx problem+json naming what is wrong.
 """
 
@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from conftest import DATASETS, PENGUIN, train_bundle
+from formcast.bundle import load_bundle
+from formcast.predictor import PredictionError, Predictor
 from formcast.web import create_app
 
 
@@ -50,6 +52,15 @@ def test_key_order_does_not_matter(client):  # J1
     assert first == second
 
 
+def test_spaces_around_a_category_are_ignored_but_case_is_not(client):
+    padded = client.post("/predict", json={**PENGUIN, "island": "  Torgersen\t"})
+    other_case = client.post("/predict", json={**PENGUIN, "island": "TORGERSEN"})
+
+    assert padded.get_json() == client.post("/predict", json=PENGUIN).get_json()
+    assert other_case.status_code == 422
+    assert "'Torgersen'" in other_case.get_json()["errors"][0]["expected"]  # the allowed values are listed
+
+
 @pytest.mark.parametrize("field, words", [
     ("sex", "treats it as unknown"),              # a category: missing is a category of its own
     ("bill_length_mm", "median of the training data"),
@@ -72,15 +83,27 @@ def test_a_value_outside_the_training_range_is_answered_and_flagged(client):
                        "message": "9000 is outside the training range (2700 to 6300): the model is extrapolating"}
 
 
-def test_values_so_extreme_the_model_has_no_answer_get_a_422_not_a_500(bundles):
+def test_numbers_too_large_for_json_clients_are_refused_naming_each_field(bundles):
     client = create_app({"TESTING": True, "MODEL_DIR": str(bundles["tips"])}).test_client()
-    record = {**_first_record("tips"), "total_bill": 1.7e308, "size": -1.7e308}
+    record = {**_first_record("tips"), "total_bill": 1.7e308, "size": -1e16}
 
     response = client.post("/predict", json=[_first_record("tips"), record])
 
     assert response.status_code == 422
-    [error] = response.get_json()["errors"]
-    assert error["index"] == 1 and "no usable answer" in error["message"]
+    errors = response.get_json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "total_bill"), (1, "size")]
+    assert all("must be within ±9.007e+15" in e["message"] for e in errors)
+
+
+def test_the_predictor_still_refuses_what_it_cannot_answer_if_validation_were_bypassed(bundles):
+    # A safety net under the validator: overflowing values give PredictionError, never NaN.
+    predictor = Predictor(load_bundle(bundles["tips"]))
+    valid = predictor.validator.validate([_first_record("tips")])[0][0]
+
+    with pytest.raises(PredictionError) as raised:
+        predictor.predict([valid, {**valid, "total_bill": 1.7e308, "size": -1.7e308}])
+
+    assert raised.value.indices == [1]
 
 
 def test_every_number_in_a_response_is_plain_json(client):  # J11
@@ -121,8 +144,11 @@ BAD_RECORDS = [
     ("J5 unknown category", {"island": "Atlantis"}, "island", "not a known category"),
     ("J5 category in another case", {"island": "torgersen"}, "island", "not a known category"),
     ("J5 number for a category", {"island": 3}, "island", "not a known category"),
+    ("J5 category with an inner space", {"island": "Torg ersen"}, "island", "not a known category"),
     ("J6 null where no value was ever missing", {"year": None}, "year", "must not be null"),
     ("J7 unknown field", {"colour": "blue"}, "colour", "not a feature of this model"),
+    ("J7 a feature's name in another case", {"Year": 2007}, "Year", "not a feature of this model"),
+    ("J3 a number no JSON client reads exactly", {"body_mass_g": 1e300}, "body_mass_g", "must be within"),
 ]
 
 
