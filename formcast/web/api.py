@@ -1,4 +1,4 @@
-"""The JSON API: ``POST /predict`` and ``GET /health``.
+"""The JSON API: ``POST /predict``, ``GET /health`` and ``GET /metadata``.
 
 A body is one record (a JSON object), answered with one result, or a list of
 records, answered with ``{"predictions": [...]}`` in the same order. Every
@@ -46,6 +46,18 @@ def predict():
 def health():
     """Liveness and identity: the app is up and this is the model it serves."""
     return {"status": "ok", "model": current_predictor().summary}
+
+
+@bp.get("/metadata")
+def metadata():
+    """The bundle's metadata for clients: schema, identity, metrics, training summary, versions.
+
+    Everything train.py recorded is here except the model file's name, an
+    internal detail; ``model`` is the same identity /health gives.
+    """
+    predictor = current_predictor()
+    recorded = {key: value for key, value in predictor.bundle.metadata.items() if key != "model_file"}
+    return {"model": predictor.summary, **recorded}
 
 
 def _read_json_body():

@@ -19,7 +19,7 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
-API_PATHS = ("/predict", "/health")
+API_PATHS = ("/predict", "/health", "/metadata", "/openapi.json")
 
 
 class ApiProblem(Exception):
@@ -84,5 +84,5 @@ def _detail_for(error: HTTPException) -> str:
         allowed = ", ".join(sorted(m for m in error.valid_methods or [] if m not in ("HEAD", "OPTIONS")))
         return f"{request.method} is not allowed on {request.path}; use {allowed}"
     if error.code == 404:
-        return f"there is nothing at {request.path}; the API is POST /predict and GET /health"
+        return f"there is nothing at {request.path}; the API is described at /docs and /openapi.json"
     return error.description or error.name
