@@ -30,7 +30,7 @@ DATASETS = {
     "breast_cancer": (PROJECT / "tests" / "data" / "breast_cancer.csv", "target"),
 }
 
-# The default model's valid record from shared/cases/bad_inputs.md.
+# The default model's valid record from tests/bad_inputs.md.
 PENGUIN = {"island": "Torgersen", "sex": "male", "bill_length_mm": 39.1, "bill_depth_mm": 18.7,
            "flipper_length_mm": 181, "body_mass_g": 3750, "year": 2007}
 

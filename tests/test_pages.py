@@ -1,6 +1,6 @@
 """The HTML form: generated from the schema, predicting on submit, keeping what was typed.
 
-The F-rows of shared/cases/bad_inputs.md are here; the same form in a real
+The F-rows of tests/bad_inputs.md are here; the same form in a real
 browser is for the browser tests.
 """
 
