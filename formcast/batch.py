@@ -72,6 +72,11 @@ class ScoredTable:
     def scored(self) -> int:
         return len(self.rows) - self.failed
 
+    def errors(self, limit: int) -> list[tuple[int, str]]:
+        """The first ``limit`` failed rows as (row number counting from 1 under the header, message)."""
+        found = [(number, row[-1]) for number, row in enumerate(self.rows, start=1) if row[-1]]
+        return found[:limit]
+
     def to_csv(self) -> str:
         """The table as CSV text, with the upload's delimiter."""
         out = io.StringIO()

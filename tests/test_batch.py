@@ -75,6 +75,7 @@ def test_a_bad_row_gets_its_message_in_the_error_column_and_the_others_are_score
     assert rows[1]["body_mass_g"] == "heavy"  # kept as typed
     assert [rows[0]["error"], rows[2]["prediction"]] == ["", "Adelie"]
     assert (scored.scored, scored.failed) == (2, 1)
+    assert [number for number, _ in scored.errors(limit=5)] == [2]  # counted from 1, under the header
 
 
 def test_missing_markers_are_filled_in_and_out_of_range_values_warned_about(predictor):

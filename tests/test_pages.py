@@ -197,7 +197,7 @@ def test_what_the_browser_would_flag_is_decided_by_the_server(client, change, st
 def test_a_reset_link_brings_back_the_typical_values(client):
     html = client.post("/", data=as_form(PENGUIN)).get_data(as_text=True)
 
-    assert re.search(r'<a class="button secondary" href="/">Reset to typical values</a>', html)
+    assert re.search(r'<a class="button secondary" href="/">Reset values</a>', html)
 
 
 def test_a_regression_result_gives_the_typical_error_from_held_out_rows(bundles):
