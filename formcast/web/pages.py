@@ -45,6 +45,20 @@ def readable_name(name: str) -> str:
     return " ".join(words) or str(name)
 
 
+@bp.app_template_filter("seen_in_training")
+def seen_in_training(feature) -> str:
+    """The short hint under a field: what training saw there, and whether it may be left empty."""
+    if feature.kind == "numeric":
+        text = f"training data: {feature.minimum} to {feature.maximum}"
+        text += ", whole numbers" if feature.integer else ""
+    elif feature.kind == "categorical":
+        text = "training data: " + ", ".join(feature.categories[:8])
+        text += f" and {len(feature.categories) - 8} more" if len(feature.categories) > 8 else ""
+    else:
+        text = "true or false"
+    return text + (" · may be left empty" if feature.nullable else "")
+
+
 @bp.app_template_global()
 def has_endpoint(endpoint: str) -> bool:
     """Whether this app serves ``endpoint``: the navigation shows only pages that exist."""
