@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from browser import browser, page, screenshot  # noqa: F401  (fixtures)
-from conftest import DATASETS, PENGUIN, LiveServer
+from browser import browser, page, penguin_server, screenshot  # noqa: F401  (fixtures)
+from conftest import DATASETS, PENGUIN
 
 pytestmark = pytest.mark.server
 
 FEATURES = list(PENGUIN)
-
-
-@pytest.fixture(scope="module")
-def penguin_server(penguin_bundle):
-    server = LiveServer(penguin_bundle)
-    try:
-        server.wait_until_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 def birds_csv() -> bytes:

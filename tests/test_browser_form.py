@@ -6,7 +6,7 @@ Each test saves screenshots to test-artifacts/ to be looked at.
 
 import pytest
 
-from browser import browser, page, screenshot  # noqa: F401  (fixtures)
+from browser import browser, page, penguin_server, screenshot  # noqa: F401  (fixtures)
 from conftest import PENGUIN, LiveServer
 
 pytestmark = pytest.mark.server
@@ -15,17 +15,6 @@ pytestmark = pytest.mark.server
 LABELS = {"island": "island", "sex": "sex", "bill_length_mm": "bill length (mm)",
           "bill_depth_mm": "bill depth (mm)", "flipper_length_mm": "flipper length (mm)",
           "body_mass_g": "body mass (g)", "year": "year"}
-
-
-@pytest.fixture(scope="module")
-def penguin_server(penguin_bundle):
-    """One gunicorn for the module's tests: starting one per test would double their time."""
-    server = LiveServer(penguin_bundle)
-    try:
-        server.wait_until_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 def field(page, name):
