@@ -137,8 +137,8 @@ class _Scorer:
         self.predictor, self.header, self.delimiter, self.decimal = predictor, header, delimiter, decimal
         self.position = {name: header.index(name) for name in predictor.schema.feature_names}
         labels = predictor.schema.labels if predictor.is_classifier else []
-        added = _unique(["prediction", *[f"probability_{label}" for label in labels], "warnings", "error"], header)
-        self.added = added
+        self.added = _unique(["prediction", *[f"probability_{label}" for label in labels], "warnings", "error"],
+                             header)
 
     def score(self, rows: list[list[str]]) -> ScoredTable:
         width = len(self.header)
