@@ -223,13 +223,26 @@ def test_the_navigation_links_only_the_pages_this_app_has(app):
     assert '<a href="/batch" aria-current="page">' in nav
 
 
-@pytest.mark.parametrize("path", ["/", "/batch", "/nowhere"])
-def test_pages_have_no_inline_script_style_or_handlers_for_a_strict_csp(client, path):
-    html = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
-
+def assert_fit_for_a_strict_csp(html: str) -> None:
+    """No inline script, style or event handler, and nothing loaded from another host."""
     assert "<script" not in html and "<style" not in html
     assert not re.search(r"\s(style|on[a-z]+)=", html)
-    assert "//" not in re.sub(r'href="data:[^"]*"', "", html).replace("<!doctype", "")  # no CDN, no other host
+    assert "//" not in re.sub(r'href="data:[^"]*"', "", html)
+
+
+@pytest.mark.parametrize("path", ["/", "/batch", "/nowhere"])
+def test_pages_have_no_inline_script_style_or_handlers_for_a_strict_csp(client, path):
+    assert_fit_for_a_strict_csp(client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True))
+
+
+@pytest.mark.parametrize("change", [{"body_mass_g": "9000"}, {"year": ""}])  # a warning; an error
+def test_form_results_are_fit_for_a_strict_csp_too(client, change):
+    assert_fit_for_a_strict_csp(client.post("/", data={**as_form(PENGUIN), **change}).get_data(as_text=True))
+
+
+def test_a_batch_preview_is_fit_for_a_strict_csp_too(client):
+    response = upload(client, penguin_rows(PENGUIN, {**PENGUIN, "island": "Atlantis"}))
+    assert_fit_for_a_strict_csp(response.get_data(as_text=True))
 
 
 # The batch page: upload a CSV, see a preview, download the scored file.
