@@ -46,8 +46,7 @@ def read_csv(path: Path) -> pd.DataFrame:
         table, or has two columns of the same name.
     """
     sample = _read_sample(path)
-    delimiter = _sniff_delimiter(sample)
-    decimal = "," if delimiter != "," and _DECIMAL_COMMA.search(sample) else "."
+    delimiter, decimal = sniff_dialect(sample)
     names = _header_names(sample, delimiter, path)
     try:
         frame = pd.read_csv(
@@ -92,6 +91,16 @@ def _header_names(sample: str, delimiter: str, path: Path) -> list[str]:
         raise DatasetError(f"{path} has more than one column named {', '.join(map(repr, repeated))}; "
                            "rename them so each column has its own name")
     return [name or f"column {i + 1}" for i, name in enumerate(names)]
+
+
+def sniff_dialect(sample: str) -> tuple[str, str]:
+    """Return (delimiter, decimal mark) of a CSV from its first lines, by the rules above.
+
+    Batch scoring (formcast.batch) reads uploads with the same rules as training.
+    """
+    delimiter = _sniff_delimiter(sample)
+    decimal = "," if delimiter != "," and _DECIMAL_COMMA.search(sample) else "."
+    return delimiter, decimal
 
 
 def _sniff_delimiter(sample: str) -> str:

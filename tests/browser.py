@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import PROJECT, LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT / "test-artifacts"
@@ -39,6 +39,17 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def penguin_server(penguin_bundle):
+    """One gunicorn serving the penguin bundle for every browser test that only reads it."""
+    server = LiveServer(penguin_bundle)
+    try:
+        server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 def screenshot(page, name: str) -> None:

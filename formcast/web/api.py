@@ -1,8 +1,10 @@
 """The JSON API: ``POST /predict``, ``GET /health`` and ``GET /metadata``.
 
 A body is one record (a JSON object), answered with one result, or a list of
-records, answered with ``{"predictions": [...]}`` in the same order. Every
-error is an ``application/problem+json`` document (see ``errors``).
+records, answered with ``{"predictions": [...]}`` in the same order. A CSV
+file sent as ``text/csv`` is answered as ``text/csv``: the same table with
+prediction columns added (see ``formcast.batch``). Every error is an
+``application/problem+json`` document (see ``errors``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 
+from formcast.batch import BatchError, score_csv
 from formcast.predictor import PredictionError
 from formcast.validation import Problem
 from formcast.web.context import current_predictor
@@ -20,13 +23,16 @@ from formcast.web.errors import ApiProblem
 bp = Blueprint("api", __name__)
 
 _JSON_TYPE_NAMES = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
-JSON_HINT = "send the records as JSON with the header Content-Type: application/json"
+JSON_HINT = ("send the records as JSON with the header Content-Type: application/json, "
+             "or a CSV file with Content-Type: text/csv")
 
 
 @bp.post("/predict")
 def predict():
     """Predict for one record or a list of records."""
     predictor = current_predictor()
+    if request.mimetype == "text/csv":
+        return _predict_csv(predictor)
     body = _read_json_body()
     records, single = _as_records(body)
     clean, problems = predictor.validator.validate(records)
@@ -63,12 +69,22 @@ def metadata():
 def _read_json_body():
     if not request.is_json:
         got = request.mimetype or "no Content-Type"
-        raise ApiProblem(415, f"expected application/json, got {got}: {JSON_HINT}")
+        raise ApiProblem(415, f"expected application/json or text/csv, got {got}: {JSON_HINT}")
     data = request.get_data(cache=False)  # 413 here if over MAX_CONTENT_LENGTH
     try:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApiProblem(400, f"the body is not valid JSON ({error}); {_body_hint()}") from None
+
+
+def _predict_csv(predictor) -> Response:
+    """A CSV in, the same CSV with prediction columns out; a bad row gets its error in a column."""
+    data = request.get_data(cache=False)  # 413 here if over MAX_CONTENT_LENGTH
+    try:
+        scored = score_csv(data, predictor, max_rows=current_app.config["MAX_RECORDS"])
+    except BatchError as error:
+        raise ApiProblem(error.status, str(error)) from None
+    return Response(scored.to_csv(), mimetype="text/csv")
 
 
 def _as_records(body) -> tuple[list, bool]:
