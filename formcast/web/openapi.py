@@ -16,10 +16,11 @@ PROBLEM_JSON = "application/problem+json"
 
 # Statuses the API can answer with a problem document, and when.
 ERROR_STATUSES = {
-    "400": "The body is not valid JSON, or is not a record or a non-empty list of records.",
-    "413": "The body is larger than the size limit, or holds more records than the limit.",
-    "415": "The body is not declared as application/json.",
-    "422": "Some records are not valid for this model: `errors` lists every problem of every record.",
+    "400": "The body is not valid JSON, or is not a record or a non-empty list of records; or the CSV cannot be read.",
+    "413": "The body is larger than the size limit, or holds more records (or CSV rows) than the limit.",
+    "415": "The body is declared as neither application/json nor text/csv.",
+    "422": ("Some records are not valid for this model: `errors` lists every problem of every record. "
+            "(A CSV gets 422 only when it lacks feature columns; a bad row gets its message in the `error` column.)"),
 }
 
 
@@ -119,7 +120,9 @@ def _predict_operation(max_records: int) -> dict:
     return {
         "summary": "Predict for one record or a list of records",
         "description": ("Send one record (a JSON object) for one result, or a list of records for "
-                        "`{\"predictions\": [...]}` in the same order."),
+                        "`{\"predictions\": [...]}` in the same order. Or send a CSV file with the "
+                        "training columns as `text/csv`: the answer is the same CSV with `prediction`, "
+                        "one `probability_<class>` per class, `warnings` and `error` columns added."),
         "operationId": "predict",
         "requestBody": {
             "required": True,
@@ -127,14 +130,17 @@ def _predict_operation(max_records: int) -> dict:
                 {"$ref": "#/components/schemas/Record"},
                 {"type": "array", "items": {"$ref": "#/components/schemas/Record"},
                  "minItems": 1, "maxItems": max_records},
-            ]}}},
+            ]}},
+                "text/csv": {"schema": {"type": "string", "description": "A CSV file with a header row naming "
+                                                                         "at least every feature."}}},
         },
         "responses": {
             "200": {"description": "One result for a record, or the list of results for a list.",
                     "content": {"application/json": {"schema": {"oneOf": [
                         {"$ref": "#/components/schemas/Result"},
                         {"$ref": "#/components/schemas/Predictions"},
-                    ]}}}},
+                    ]}},
+                    "text/csv": {"schema": {"type": "string", "description": "The CSV sent, with the added columns."}}}},
             **errors,
         },
     }
