@@ -241,9 +241,11 @@ class FreshEnvironment:
     install_output: str
 
 
-def fresh_environment(root: Path) -> FreshEnvironment:
+def fresh_environment(root: Path, *, compile_bytecode: bool = False, copy_python: bool = False) -> FreshEnvironment:
     """Make ``root/opt/venv`` as the Dockerfile's builder stage does, from requirements.txt alone.
 
+    ``compile_bytecode`` writes the .pyc files as pip and the buildpack do by default;
+    ``copy_python`` copies the interpreter into ``root/python`` even when it is readable.
     Raises ``LookupError`` (the caller skips) when no Python of .python-version's minor is installed.
     """
     minor = wanted_python()
@@ -251,7 +253,7 @@ def fresh_environment(root: Path) -> FreshEnvironment:
     if facts is None:
         raise LookupError(f"no Python {minor} (named in .python-version) is installed here")
     prefix, library_path = Path(facts["prefix"]), ""
-    if not _world_readable(prefix / "lib" / f"python{minor}"):
+    if copy_python or not _world_readable(prefix / "lib" / f"python{minor}"):
         prefix = _copy_interpreter(facts, root / "python")
         # In the image the shared libpython is in /usr/local/lib, where the loader looks by
         # default; the copy's lib/ is not, and its build's RUNPATH points at the original.
@@ -260,10 +262,10 @@ def fresh_environment(root: Path) -> FreshEnvironment:
     environment = {**os.environ, "LD_LIBRARY_PATH": library_path} if library_path else dict(os.environ)
     venv = root / "opt" / "venv"
     subprocess.run([str(python), "-m", "venv", str(venv)], env=environment, check=True, capture_output=True)
-    # --no-compile: byte-compiling scipy, pandas and scikit-learn is half the install's time
-    # here and changes nothing the tests look at (bench/slug_size.py measures a compiled install).
+    # --no-compile in the tests: byte-compiling scipy, pandas and scikit-learn is half the
+    # install's time here and changes nothing they look at (bench/slug_size.py compiles).
     install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
-                              "--no-compile", "-r", str(PROJECT / "requirements.txt")],
+                              *([] if compile_bytecode else ["--no-compile"]), "-r", str(PROJECT / "requirements.txt")],
                              env=environment, capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, f"pip install -r requirements.txt failed:\n{install.stdout}\n{install.stderr}"
     return FreshEnvironment(python=python, venv=venv, library_path=library_path, install_output=install.stdout)

@@ -12,9 +12,7 @@ tests/test_shipping.py checks the pins, .python-version and the package-manager 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +30,6 @@ from platform_build import (PlatformServer, as_user, base_path, build_context_fi
 
 TOOLS = Path(sys.executable).parent  # hadolint, check-jsonschema, kubernetes-validate (requirements-dev.txt)
 MB = 1024 * 1024
-SLUG_LIMIT = 500 * MB  # Heroku's limit on the compressed slug
 
 
 def run_tool(*command: str | Path, **kwargs) -> subprocess.CompletedProcess:
@@ -65,7 +62,10 @@ def platform_root():
     root = Path(tempfile.mkdtemp(prefix="formcast-deploy-"))
     root.chmod(0o755)
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    # Tens of thousands of small files take long to delete on a busy disk; rm finishes
+    # in the background rather than holding up the rest of the run.
+    subprocess.Popen(["rm", "-rf", "--", str(root)], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +139,9 @@ def test_the_environment_and_the_model_stay_far_under_the_slug_limit(fresh, slug
         print(f"\n  installed requirements.txt: {venv_size / MB:.0f} MB (no .pyc); model bundle: {model_size / MB:.3f} MB; "
               f"slug files: {slug_size / MB:.1f} MB; uncompressed (bench/slug_size.py measures the compressed slug)")
 
-    # The limit is on the compressed slug: even uncompressed, with room for the Python
-    # runtime and the bytecode, the app stays inside it.
-    assert venv_size + slug_size < SLUG_LIMIT * 0.8
+    # The limit is on the compressed slug (about 140 MB: bench/slug_size.py). Uncompressed,
+    # without bytecode, these are about 300 MB: past 400, look before the slug outgrows it.
+    assert venv_size + slug_size < 400 * MB
     assert model_size < 50 * MB
 
 
