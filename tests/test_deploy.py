@@ -197,7 +197,8 @@ def test_ci_runs_the_readme_test_command_under_python_version_then_deploys_main_
     [setup] = [step for step in test["steps"] if step.get("uses", "").startswith("actions/setup-python@")]
     assert setup["with"]["python-version-file"] == ".python-version" and setup["with"]["cache"] == "pip"
     assert [step["run"] for step in test["steps"] if "run" in step][-1] == "scripts/test"
-    assert deploy["needs"] == "test"
+    assert set(deploy["needs"]) == {"test", "image"}
+    assert any("docker build" in step.get("run", "") for step in ci["jobs"]["image"]["steps"])
     assert "refs/heads/main" in deploy["if"] and "push" in deploy["if"]
     assert "secrets.HEROKU_API_KEY" in deploy["env"]["HEROKU_API_KEY"]
     assert all("HEROKU_API_KEY != ''" in step["if"] for step in deploy["steps"] if "run" in step and "git push" in step["run"])
