@@ -25,8 +25,8 @@ import yaml
 from conftest import PENGUIN, PROJECT, procfile_web_command
 from formcast.web import create_app
 from platform_build import (PlatformServer, as_user, base_path, build_context_files, copy_files,
-                            directory_size, dockerfile_stages, exec_form, fresh_environment, image_environment,
-                            slug_files, unprivileged_user, wanted_python)
+                            directory_size, dockerfile_stages, dockerignored, exec_form, fresh_environment,
+                            image_environment, slug_files, slugignored, unprivileged_user, wanted_python)
 
 TOOLS = Path(sys.executable).parent  # hadolint, check-jsonschema, kubernetes-validate (requirements-dev.txt)
 MB = 1024 * 1024
@@ -155,6 +155,19 @@ def test_the_slug_keeps_what_the_app_runs_on_and_drops_the_rest():
     assert f"model/{metadata['model_file']}" in shipped
     assert not [path for path in shipped if path.startswith(("tests/", ".github/", "deploy/"))]
     assert "requirements-dev.txt" not in shipped
+
+
+@pytest.mark.parametrize("path, pattern, by_heroku, by_docker", [
+    ("tests/test_api.py", "/tests", True, True),          # anchored: the directory and all in it
+    ("formcast/tests/x.py", "/tests", False, False),
+    ("formcast/tests/x.py", "tests", True, False),        # .gitignore matches a name at any depth; Docker from the root
+    ("formcast/web/__pycache__/api.pyc", "**/__pycache__", True, True),
+    ("model/.staged-1/x", "model/.staged-*", True, True),
+    ("model/metadata.json", "model/.staged-*", False, False),
+    ("Dockerfile", "/Dockerfile", True, True),
+])
+def test_the_ignore_rules_read_as_heroku_and_docker_read_them(path, pattern, by_heroku, by_docker):
+    assert (slugignored(path, [pattern]), dockerignored(path, [pattern])) == (by_heroku, by_docker)
 
 
 def test_app_json_describes_each_setting_with_the_apps_own_defaults():
