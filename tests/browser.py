@@ -2,7 +2,8 @@
 
 scripts/test installs chromium where it is missing and can be installed; where it
 cannot (no root, no apt), browser tests are skipped with that reason, except
-under CI, where a missing browser fails the run. Screenshots go to
+under CI, where a missing browser fails the run. ``FORMCAST_BROWSER`` overrides the
+browser's path. Screenshots go to
 test-artifacts/ to be looked at.
 """
 
@@ -14,7 +15,9 @@ import pytest
 
 from conftest import PROJECT, LiveServer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# FORMCAST_BROWSER names another Chromium-based browser: CI on GitHub's Ubuntu runner points it
+# at the preinstalled Google Chrome (Ubuntu's chromium package is a snap wrapper).
+CHROMIUM = os.environ.get("FORMCAST_BROWSER") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT / "test-artifacts"
 # Flags this sandboxed machine needs: no GPU, no background calls to the network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -25,8 +28,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):  # CI must run every test, not skip the browser quietly
-            pytest.fail("chromium is not installed; scripts/test should have installed it")
-        pytest.skip("chromium is not installed (scripts/test installs it with apt-get where it can)")
+            pytest.fail(f"no browser at {CHROMIUM}: install chromium, or set FORMCAST_BROWSER to a Chromium-based browser")
+        pytest.skip(f"no browser at {CHROMIUM} (scripts/test installs chromium with apt-get where it can)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
