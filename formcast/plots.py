@@ -62,7 +62,7 @@ def _confusion_matrix(labels: list, matrix: list[list[int]]) -> dict:
 
 
 def _predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray) -> dict:
-    figure, axes = plt.subplots(figsize=(5.2, 4.8))
+    figure, axes = plt.subplots(figsize=(4.4, 4.1))
     axes.scatter(actual, predicted, s=14, alpha=0.7, color="#2a6fb0", edgecolors="none")
     low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
     axes.plot([low, high], [low, high], color="#888", linestyle="--", linewidth=1, label="perfect prediction")
@@ -75,7 +75,7 @@ def _predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray) -> dict:
 
 
 def _residuals(actual: np.ndarray, predicted: np.ndarray) -> dict:
-    figure, axes = plt.subplots(figsize=(5.2, 4.8))
+    figure, axes = plt.subplots(figsize=(4.4, 4.1))
     axes.scatter(predicted, actual - predicted, s=14, alpha=0.7, color="#2a6fb0", edgecolors="none")
     axes.axhline(0, color="#888", linestyle="--", linewidth=1)
     axes.set_xlabel("predicted")

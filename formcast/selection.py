@@ -4,8 +4,9 @@ The candidates are three families, cheapest first:
 
 - ``linear``: ``training.build_pipeline``, logistic regression (balanced class
   weights) or ridge regression; the default shape that serving is tuned for;
-- ``boosting``: histogram gradient boosting on ordinal-encoded categories
-  (balanced class weights), missing values handled natively;
+- ``boosting``: histogram gradient boosting on ordinal-encoded categories,
+  missing values handled natively; balanced class weights when the classes are
+  imbalanced (see ``IMBALANCED``);
 - ``forest``: a random forest (balanced class weights) on imputed, ordinal-encoded
   features.
 
@@ -51,6 +52,11 @@ FOLDS = 5
 CV_MAX_ROWS = 10_000
 DEFAULT_TIME_BUDGET = 60.0
 METRIC = {CLASSIFICATION: "f1_macro", "regression": "r2"}
+# Boosting gets balanced class weights when the smallest class has fewer rows than this
+# share of the largest. With near-equal classes the weights are all close to 1 and change
+# little, while any sample weight makes scikit-learn 1.9 bin each feature by weighted
+# percentiles: 10 times slower on the breast cancer data (25 s against 2.7 s for 5 folds).
+IMBALANCED = 0.5
 
 
 @dataclass
@@ -99,15 +105,20 @@ class Selection:
                 "rule": self.rule, "candidates": [c.to_dict() for c in self.candidates]}
 
 
-def build_candidate(family: str, schema: Schema, seed: int = 42) -> Pipeline:
-    """The Pipeline of one family, with steps named ``preprocess`` and ``model``."""
+def build_candidate(family: str, schema: Schema, seed: int = 42, y: pd.Series | None = None) -> Pipeline:
+    """The Pipeline of one family, with steps named ``preprocess`` and ``model``.
+
+    ``y``, the training target, tells boosting whether the classes are imbalanced.
+    """
     from formcast.training import build_pipeline  # training imports this module
 
     if family == "linear":
         return build_pipeline(schema, seed)
     classify = schema.task == CLASSIFICATION
     if family == "boosting":
-        model = (HistGradientBoostingClassifier(class_weight="balanced", random_state=seed) if classify
+        counts = y.value_counts() if classify and y is not None else None
+        weights = "balanced" if counts is not None and counts.min() < IMBALANCED * counts.max() else None
+        model = (HistGradientBoostingClassifier(class_weight=weights, random_state=seed) if classify
                  else HistGradientBoostingRegressor(random_state=seed))
         preprocess = _tree_preprocess(schema, impute=False)
         n_ordered = len([f for f in schema.features if f.kind != CATEGORICAL])
@@ -146,7 +157,7 @@ def select(X: pd.DataFrame, y: pd.Series, schema: Schema, *, families=FAMILIES, 
     deadline = time.perf_counter() + time_budget
     results = []
     for family in families:
-        pipeline = build_candidate(family, schema, seed)
+        pipeline = build_candidate(family, schema, seed, y)
         result = CandidateScore(family, type(pipeline[-1]).__name__, [], [])
         results.append(result)
         if splitter is None:

@@ -120,7 +120,7 @@ def _select_fit_and_measure(X_train, X_test, y_train, y_test, schema, families, 
     chosen = selection.select(X_train, y_train, schema, families=families, seed=seed,
                               time_budget=selection.DEFAULT_TIME_BUDGET if time_budget is None else time_budget,
                               progress=progress)
-    pipeline = selection.build_candidate(chosen.family, schema, seed)
+    pipeline = selection.build_candidate(chosen.family, schema, seed, y_train)
     progress.step(f"refitting {chosen.family} on {len(X_train)} rows")
     started = time.perf_counter()
     pipeline.fit(X_train, y_train)

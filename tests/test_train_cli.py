@@ -156,12 +156,13 @@ def test_retraining_replaces_the_bundle_and_removes_the_old_model_file(tmp_path)
 
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["model_file"] != first
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["metadata.json", metadata["model_file"]])
+    plots = [entry["name"] for entry in metadata["files"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["metadata.json", metadata["model_file"], *plots])
 
 
 def test_help_lists_the_options():
     result = run_train("--help")
 
     assert result.returncode == 0
-    for option in ("--data", "--target", "--out", "--task", "--test-size", "--seed"):
+    for option in ("--data", "--target", "--out", "--task", "--test-size", "--seed", "--model", "--time-budget"):
         assert option in result.stdout
