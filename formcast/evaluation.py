@@ -29,7 +29,7 @@ BARELY_BEATS = 0.10
 # so that a wide 50,000-row file costs seconds, not minutes.
 IMPORTANCE_MAX_ROWS = 1000
 IMPORTANCE_REPEATS = 5
-LATENCY_CALLS = 300
+LATENCY_CALLS = 200
 
 
 def baseline(task: str, X_train: pd.DataFrame, y_train: pd.Series):
