@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"bound the model comparison (default: {DEFAULT_TIME_BUDGET:g}). It always uses at "
                              f"most {CV_MAX_ROWS:,} training rows (a seeded sample); a candidate whose first fold "
                              f"shows it would end the comparison past SECONDS is stopped and left out (the linear "
-                             f"model always completes). The refit of the chosen model on all training rows and "
-                             f"the card's measurements come after and are not counted")
+                             f"model, and a family asked for alone, always complete). The refit of the chosen "
+                             f"model on all training rows and the card's measurements come after and are not "
+                             f"counted")
     return parser
 
 

@@ -19,7 +19,8 @@ standard error of the best: a tie in accuracy is not worth a slower, larger mode
 
 The comparison is bounded (``time_budget``): it uses at most ``CV_MAX_ROWS``
 training rows, and a candidate whose first fold shows it would end past the
-budget stops there and is left out. The linear model always completes.
+budget stops there and is left out. The linear model, and a family asked for
+alone, always complete.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def select(X: pd.DataFrame, y: pd.Series, schema: Schema, *, families=FAMILIES, 
             result.scores.append(_score(metric, y_cv.iloc[score_rows], fitted.predict(X_cv.iloc[score_rows])))
             remaining = splitter.get_n_splits() - fold
             projected = time.perf_counter() + remaining * (time.perf_counter() - started)
-            if family != "linear" and remaining and projected > deadline:
+            if family != "linear" and len(families) > 1 and remaining and projected > deadline:
                 result.skipped = (f"stopped after fold {fold}: the comparison would take about "
                                   f"{projected - deadline + time_budget:.0f} s, over the {time_budget:g} s budget")
                 break
