@@ -41,9 +41,11 @@ def baseline(task: str, X_train: pd.DataFrame, y_train: pd.Series):
 def baseline_verdict(task: str, metrics: dict, baseline_metrics: dict) -> dict:
     """How much of the baseline's error the model removes, and a warning when it is too little."""
     if task == CLASSIFICATION:
-        name, model_error, baseline_error = "classification error", 1 - metrics["accuracy"], 1 - baseline_metrics["accuracy"]
+        name = "classification error"
+        model_error, baseline_error = 1 - metrics["accuracy"], 1 - baseline_metrics["accuracy"]
     else:
-        name, model_error, baseline_error = "mean absolute error", metrics["mae"], baseline_metrics["mae"]
+        name = "mean absolute error"
+        model_error, baseline_error = metrics["mae"], baseline_metrics["mae"]
     reduction = 1 - model_error / baseline_error if baseline_error > 0 else 0.0
     warning = None
     if reduction < BARELY_BEATS:

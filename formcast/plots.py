@@ -47,7 +47,8 @@ def _confusion_matrix(labels: list, matrix: list[list[int]]) -> dict:
     image = axes.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
     names = [_short(label) for label in labels]
-    axes.set_xticks(range(len(labels)), names, rotation=45 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    crowded = len(labels) > 4  # slant long rows of class names so they do not overlap
+    axes.set_xticks(range(len(labels)), names, rotation=45 if crowded else 0, ha="right" if crowded else "center")
     axes.set_yticks(range(len(labels)), names)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("actual class")
@@ -71,7 +72,8 @@ def _predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray) -> dict:
     axes.set_title("Predicted against actual (held-out rows)")
     axes.legend(loc="upper left", frameon=False)
     return _finish(figure, "predicted-vs-actual", "Predicted against actual",
-                   "Scatter plot of predicted against actual values on the held-out rows, with the diagonal of perfect prediction")
+                   "Scatter plot of predicted against actual values on the held-out rows, "
+                   "with the diagonal of perfect prediction")
 
 
 def _residuals(actual: np.ndarray, predicted: np.ndarray) -> dict:
