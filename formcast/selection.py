@@ -170,7 +170,7 @@ def select(X: pd.DataFrame, y: pd.Series, schema: Schema, *, families=FAMILIES, 
             try:
                 fitted = clone(pipeline).fit(X_cv.iloc[fit_rows], y_cv.iloc[fit_rows])
             except ValueError as error:  # a fold with a single class, say
-                result.skipped = f"failed on fold {fold}: {error}"
+                result.skipped = f"failed on fold {fold}: {str(error).splitlines()[0]}"
                 break
             result.fit_seconds.append(time.perf_counter() - started)
             result.scores.append(_score(metric, y_cv.iloc[score_rows], fitted.predict(X_cv.iloc[score_rows])))
