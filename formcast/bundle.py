@@ -4,17 +4,20 @@ A bundle is a directory holding:
 
 - ``pipeline-<sha12>.joblib``: the fitted Pipeline, named by its own checksum;
 - ``metadata.json``: the schema, task, labels, metrics, row counts, data and
-  model checksums, library versions, and the name of the pipeline file.
+  model checksums, library versions, the name of the pipeline file, and under
+  ``"files"`` every other file of the bundle (the model card's plots) with its sha256;
+- ``<name>-<sha12>.png``: the model card's plots, named by their own checksums.
 
 ``metadata.json`` is the commit point. A new bundle writes its pipeline file
 beside the old one, then replaces ``metadata.json`` in one ``os.replace``
-(atomic on POSIX), then removes the old pipeline file. Training killed at any
+(atomic on POSIX), then removes the old pipeline and plot files. Training killed at any
 moment therefore leaves either the old bundle or the new one, never a mix.
 
 Loading checks, in order, and fails with one line naming the fix:
 the metadata is readable, the installed library versions are the ones that
-pickled the model, the pipeline file's sha256 matches. Only then is the file
-unpickled: joblib executes code on load, so nothing else is ever loaded.
+pickled the model, the pipeline file's sha256 matches, and so does each listed
+file's (read into memory then, so what is served is what was checked). Only then
+is the model unpickled: joblib executes code on load, so nothing else is ever loaded.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import os
 import platform
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata as package_metadata
 from pathlib import Path
 
@@ -39,6 +42,9 @@ METADATA_FILE = "metadata.json"
 # any of them can fail to load it or, worse, load it and answer differently.
 PICKLED_DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
 _PIPELINE_FILE = re.compile(r"^pipeline-[0-9a-f]{12}\.joblib$")
+# A bundle file other than the model: lower-case words and its checksum, nothing
+# that could climb out of the directory or be taken for a script.
+BUNDLE_FILE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-[0-9a-f]{12}\.png$")
 _FIX = "retrain with `python train.py`"
 
 
@@ -52,6 +58,8 @@ class Bundle:
     metadata: dict
     schema: Schema
     directory: Path
+    # The files listed under "files" (the card's plots), by name, as checked at load.
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
@@ -65,7 +73,7 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
+def write_bundle(directory: Path, pipeline, metadata: dict, files: dict[str, bytes] | None = None) -> dict:
     """Write a complete bundle, replacing any earlier one atomically.
 
     Parameters
@@ -76,6 +84,9 @@ def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
         The fitted model.
     metadata : dict
         Everything but the file names, checksums and versions, which this adds.
+    files : dict, optional
+        Other files for the bundle, as ``{stem: content}``: each is written as
+        ``<stem>-<sha12>.png`` and listed under ``"files"`` as ``{"stem", "name", "sha256"}``.
 
     Returns
     -------
@@ -87,6 +98,7 @@ def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     staged_model = _temporary_path(directory, ".joblib")
     staged_metadata = _temporary_path(directory, ".json")
+    listed = _write_files(directory, files or {})
     try:
         joblib.dump(pipeline, staged_model)
         _fsync(staged_model)
@@ -97,6 +109,7 @@ def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
             **metadata,
             "model_file": model_file,
             "model_sha256": checksum,
+            "files": listed,
             "versions": library_versions(),
         }
         # Serialise before anything moves into place: a value JSON cannot hold fails here.
@@ -109,7 +122,7 @@ def write_bundle(directory: Path, pipeline, metadata: dict) -> dict:
     finally:
         staged_model.unlink(missing_ok=True)
         staged_metadata.unlink(missing_ok=True)
-    _remove_unreferenced_pipelines(directory, keep=model_file)
+    _remove_unreferenced_files(directory, keep={model_file, *(f["name"] for f in listed)})
     return metadata
 
 
@@ -130,13 +143,14 @@ def load_bundle(directory: Path) -> Bundle:
     if sha256_of(model_path) != metadata["model_sha256"]:
         raise BundleError(f"{model_path} does not match the sha256 in {METADATA_FILE}: "
                           f"the file is damaged or was replaced; {_FIX}")
+    files = _read_files(directory, metadata)
     try:
         pipeline = joblib.load(model_path)
     except Exception as error:  # any unpickling failure means the same thing to the user
         raise BundleError(f"{model_path} could not be loaded ({type(error).__name__}: {error}); {_FIX}") from error
     schema = Schema.from_dict(metadata["schema"])
     _check_pipeline_matches(pipeline, schema, str(model_path))
-    return Bundle(pipeline=pipeline, metadata=metadata, schema=schema, directory=directory)
+    return Bundle(pipeline=pipeline, metadata=metadata, schema=schema, directory=directory, files=files)
 
 
 def read_metadata(directory: Path) -> dict:
@@ -159,6 +173,11 @@ def read_metadata(directory: Path) -> dict:
         raise BundleError(f"{path} lacks {', '.join(missing)}; {_FIX}")
     if not _PIPELINE_FILE.match(str(metadata["model_file"])):
         raise BundleError(f"{path} names an unexpected model file {metadata['model_file']!r}; {_FIX}")
+    listed = metadata.setdefault("files", [])  # bundles from before the model card have none
+    if not isinstance(listed, list) or not all(
+            isinstance(f, dict) and BUNDLE_FILE.match(str(f.get("name"))) and isinstance(f.get("sha256"), str)
+            for f in listed):
+        raise BundleError(f"{path} lists files that are not plain <name>-<sha12>.png entries with a sha256; {_FIX}")
     return metadata
 
 
@@ -207,9 +226,42 @@ def _check_pipeline_matches(pipeline, schema: Schema, what: str) -> None:
         raise BundleError(f"{what} predicts the classes {classes}, but the schema lists {schema.labels}; {_FIX}")
 
 
-def _remove_unreferenced_pipelines(directory: Path, keep: str) -> None:
+def _write_files(directory: Path, files: dict[str, bytes]) -> list[dict]:
+    """Write each file under its checksummed name (never over a file the old bundle uses)."""
+    listed = []
+    for stem, content in files.items():
+        checksum = hashlib.sha256(content).hexdigest()
+        name = f"{stem}-{checksum[:12]}.png"
+        if not BUNDLE_FILE.match(name):
+            raise ValueError(f"{stem!r} is not a bundle file name: use lower-case letters, digits and dashes")
+        staged = _temporary_path(directory, ".png")
+        try:
+            staged.write_bytes(content)
+            _fsync(staged)
+            os.replace(staged, directory / name)
+        finally:
+            staged.unlink(missing_ok=True)
+        listed.append({"stem": stem, "name": name, "sha256": checksum})
+    return listed
+
+
+def _read_files(directory: Path, metadata: dict) -> dict[str, bytes]:
+    files = {}
+    for entry in metadata["files"]:
+        path = directory / entry["name"]
+        if not path.is_file():
+            raise BundleError(f"{path} is missing (listed in {METADATA_FILE}); {_FIX}")
+        content = path.read_bytes()
+        if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+            raise BundleError(f"{path} does not match the sha256 in {METADATA_FILE}: "
+                              f"the file is damaged or was replaced; {_FIX}")
+        files[entry["name"]] = content
+    return files
+
+
+def _remove_unreferenced_files(directory: Path, keep: set[str]) -> None:
     for path in directory.iterdir():
-        if _PIPELINE_FILE.match(path.name) and path.name != keep:
+        if (_PIPELINE_FILE.match(path.name) or BUNDLE_FILE.match(path.name)) and path.name not in keep:
             path.unlink(missing_ok=True)
         elif path.name.startswith(".staged-"):  # left behind by a killed run
             path.unlink(missing_ok=True)

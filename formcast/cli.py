@@ -16,7 +16,9 @@ from pathlib import Path
 from formcast.bundle import BundleError, sha256_of, write_bundle
 from formcast.dataset import DatasetError, read_csv
 from formcast.paths import DEFAULT_DATA, DEFAULT_TARGET, PROJECT_ROOT, default_model_dir
+from formcast.progress import Progress
 from formcast.schema import CLASSIFICATION
+from formcast.selection import CV_MAX_ROWS, DEFAULT_TIME_BUDGET, FAMILIES
 from formcast.training import TrainingError, train
 
 USAGE_ERROR = 2
@@ -43,7 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: text or few whole-number values are classes, other numbers a regression")
     parser.add_argument("--test-size", type=_fraction, default=0.2,
                         help="share of rows held out to measure the model (default: 0.2)")
-    parser.add_argument("--seed", type=_seed, default=42, help="fixes the split and the model (default: 42)")
+    parser.add_argument("--seed", type=_seed, default=42,
+                        help="fixes the split, the folds and the model (default: 42)")
+    parser.add_argument("--model", choices=["auto", *FAMILIES], default="auto",
+                        help="auto: compare linear, boosting (histogram gradient boosting) and forest (random "
+                             "forest) by 5-fold cross-validation on the training rows and keep the best, the "
+                             "linear model when it is within one standard error; a family name: use that one")
+    parser.add_argument("--time-budget", type=_seconds, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
+                        help=f"bound the model comparison (default: {DEFAULT_TIME_BUDGET:g}). It always uses at "
+                             f"most {CV_MAX_ROWS:,} training rows (a seeded sample); a candidate whose first fold "
+                             f"shows it would end the comparison past SECONDS is stopped and left out (the linear "
+                             f"model, and a family asked for alone, always complete). The refit of the chosen "
+                             f"model on all training rows and the card's measurements come after and are not "
+                             f"counted")
     return parser
 
 
@@ -74,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 def _train_and_write(args, out: Path) -> int:
     started = time.perf_counter()
     frame = read_csv(args.data)
-    print(f"Read {_shown(args.data)}: {len(frame)} rows, {len(frame.columns)} columns")
-    result = train(frame, args.target, task=args.task, test_size=args.test_size, seed=args.seed)
+    print(f"Read {_shown(args.data)}: {len(frame)} rows, {len(frame.columns)} columns", flush=True)
+    result = train(frame, args.target, task=args.task, test_size=args.test_size, seed=args.seed,
+                   model=args.model, time_budget=args.time_budget, progress=Progress(sys.stdout))
+    del frame  # the training rows are in the result; the file's copy is no longer needed
 
     if result.rows["missing_target"]:
         print(f"Dropped {result.rows['missing_target']} rows with no value for {args.target!r}")
@@ -88,14 +104,23 @@ def _train_and_write(args, out: Path) -> int:
     kinds = ", ".join(f"{f.name} ({f.kind})" for f in schema.features)
     print(f"Task: {schema.task} of {schema.target!r}" + (f" into {schema.labels}" if schema.labels else ""))
     print(f"Features: {kinds}")
+    _print_selection(result.selection)
     held_out = "stratified by class" if result.stratified else "random"
     estimator = type(result.pipeline[-1]).__name__
+    card = result.evaluation
+    baseline = card["baseline"]
     print(f"Trained {estimator} on {result.rows['train']} rows; "
           f"held out {result.rows['test']} rows ({held_out}):")
+    print(f"  {'':<9} {'model':>9} {'baseline':>9}   (baseline: {baseline['strategy'].replace('_', ' ')})")
     for name, value in result.metrics.items():
-        print(f"  {name:<9} {'undefined' if value is None else f'{value:.4f}'}")
+        print(f"  {name:<9} {_metric(value):>9} {_metric(baseline['metrics'][name]):>9}")
+    if baseline.get("warning"):
+        print(f"Warning: {baseline['warning']}")
+    print(f"One-record prediction: {card['latency']['median_ms']:.2f} ms median "
+          f"({card['latency']['calls']} calls, one thread)")
     for note in result.notes:
         print(f"Note: {note}")
+    plots = _draw_plots(result)
 
     metadata = {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -105,21 +130,74 @@ def _train_and_write(args, out: Path) -> int:
         "metrics": result.metrics,
         "rows": result.rows,
         "missing_values": result.missing_values,
+        "evaluation": {**card, "plots": [{key: p[key] for key in ("name", "title", "alt")} for p in plots],
+                       "plotting": _plotting_versions()},
         "training": {
             "data_file": args.data.name,
             "data_sha256": sha256_of(args.data),
             "test_size": args.test_size,
             "seed": args.seed,
             "stratified": result.stratified,
+            "model": args.model,
+            "time_budget": args.time_budget,
             "seconds": round(time.perf_counter() - started, 3),
         },
     }
-    written = write_bundle(out, result.pipeline, metadata)
+    written = write_bundle(out, result.pipeline, metadata, {p["name"]: p["png"] for p in plots})
     print(f"Wrote {_shown(out / written['model_file'])} and metadata.json "
           f"(model {written['model_sha256'][:12]}) in {time.perf_counter() - started:.1f} s")
     if schema.task == CLASSIFICATION and len(schema.labels) > 20:
         print(f"Note: {len(schema.labels)} classes; if {args.target!r} is a quantity, use --task regression")
     return 0
+
+
+def _print_selection(selection) -> None:
+    """The comparison as a table: candidate, cross-validation score ± std, time per fit, chosen."""
+    print(f"Model selection: {selection.metric} by {selection.folds}-fold cross-validation "
+          f"on {selection.cv_rows} training rows")
+    print(f"  {'candidate':<10} {'estimator':<31} {'CV score':>17} {'fit time':>9}  chosen")
+    for candidate in selection.candidates:
+        score = (f"{candidate.mean:.4f} ± {candidate.std:.4f}" if candidate.mean is not None
+                 else "skipped")
+        fit = f"{sum(candidate.fit_seconds) / len(candidate.fit_seconds):.2f} s" if candidate.fit_seconds else "-"
+        print(f"  {candidate.family:<10} {candidate.estimator:<31} {score:>17} {fit:>9}  "
+              f"{'yes' if candidate.chosen else ''}")
+        if candidate.skipped:
+            print(f"    {candidate.family}: {candidate.skipped}")
+    print(f"  chosen: {selection.family} ({selection.rule})")
+
+
+def _draw_plots(result) -> list[dict]:
+    """The card's plots; without matplotlib (requirements.txt alone) the card has none, and says so."""
+    try:
+        from formcast.plots import draw_card_plots
+    except ImportError:
+        print("Note: matplotlib is not installed, so the model card has no plots "
+              "(pip install -r requirements-train.txt, then retrain)")
+        return []
+    return draw_card_plots(result.schema.task, result.evaluation, *result.held_out)
+
+
+def _plotting_versions() -> dict:
+    try:
+        from importlib.metadata import version
+        return {"matplotlib": version("matplotlib")}
+    except Exception:  # not installed: no plots were drawn
+        return {}
+
+
+def _metric(value) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:

@@ -1,14 +1,18 @@
-"""Build one scikit-learn Pipeline, fit it and measure it honestly.
+"""Build one scikit-learn Pipeline, choose it, fit it and measure it honestly.
 
 Everything the model needs to turn a record into a prediction (imputation,
 scaling, one-hot encoding and the estimator) lives inside one Pipeline, so the
-app runs exactly the code that was evaluated. The metrics come from rows held
-out before fitting; the served model is the one those rows measured.
+app runs exactly the code that was evaluated. Rows are held out first; the
+candidates are compared by cross-validation on the rest (``formcast.selection``),
+the chosen one is refitted on the training part and measured once on the
+held-out rows, beside a naive baseline (``formcast.evaluation``). The served
+model is the one those rows measured.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +24,10 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
+from formcast import evaluation, selection
+from formcast.progress import Progress
 from formcast.schema import (
     BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, DroppedColumn, Schema, SchemaError,
     infer_schema, prepare_frame, to_labels,
@@ -47,11 +54,16 @@ class TrainingResult:
     stratified: bool
     missing_values: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    selection: object = None  # formcast.selection.Selection
+    evaluation: dict = field(default_factory=dict)
+    # The held-out rows' actual and predicted values, for the plots (not stored in the bundle).
+    held_out: tuple = ()
 
 
 def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: float = 0.2,
-          seed: int = 42) -> TrainingResult:
-    """Infer the schema, fit the Pipeline on the training part and score it on the rest.
+          seed: int = 42, model: str = "auto", time_budget: float | None = None,
+          progress: Progress | None = None) -> TrainingResult:
+    """Infer the schema, choose and fit the Pipeline on the training part, score it on the rest.
 
     Parameters
     ----------
@@ -63,7 +75,13 @@ def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: fl
     test_size : float, default=0.2
         The share of rows held out for the metrics.
     seed : int, default=42
-        Fixes the split and the estimator, so a rerun gives the same model.
+        Fixes the split, the folds and the estimator, so a rerun gives the same model.
+    model : {"auto", "linear", "boosting", "forest"}, default="auto"
+        ``auto`` compares the three by cross-validation; a family name uses that one.
+    time_budget : float, optional
+        Seconds the comparison may take (``selection.DEFAULT_TIME_BUDGET`` if not given).
+    progress : Progress, optional
+        Told of each candidate and fold as training goes.
 
     Raises
     ------
@@ -85,14 +103,60 @@ def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: fl
     y = _prepare_target(labelled[target], schema)
     X_train, X_test, y_train, y_test, stratified, notes = _split(X, y, schema, test_size, seed)
     rows.update(train=len(X_train), test=len(X_test))
+    missing = {name: int(count) for name, count in X.isna().sum().items() if count}
 
-    pipeline = build_pipeline(schema, seed)
+    progress = progress or Progress(None)
+    families = selection.FAMILIES if model == "auto" else (model,)
+    # One BLAS/OpenMP thread: on small folds threads cost more than they save, and on
+    # a busy machine OpenMP's spinning threads made a 0.2 s boosting fit take 10 s.
+    with threadpool_limits(limits=1):
+        return _select_fit_and_measure(X_train, X_test, y_train, y_test, schema, families, seed, time_budget,
+                                       progress, TrainingResult(None, schema, dropped, {}, rows, stratified,
+                                                                missing, notes))
+
+
+def _select_fit_and_measure(X_train, X_test, y_train, y_test, schema, families, seed, time_budget, progress,
+                            result: TrainingResult) -> TrainingResult:
+    chosen = selection.select(X_train, y_train, schema, families=families, seed=seed,
+                              time_budget=selection.DEFAULT_TIME_BUDGET if time_budget is None else time_budget,
+                              progress=progress)
+    pipeline = selection.build_candidate(chosen.family, schema, seed, y_train)
+    progress.step(f"refitting {chosen.family} on {len(X_train)} rows")
+    started = time.perf_counter()
     pipeline.fit(X_train, y_train)
+    refit_seconds = time.perf_counter() - started
+    progress.step("measuring on held-out rows")
     metrics = evaluate(pipeline, X_test, y_test, schema.task)
     rows_word = "row" if len(X_test) == 1 else "rows"
-    notes += [f"{name} is undefined on {len(X_test)} held-out {rows_word}" for name, v in metrics.items() if v is None]
-    missing = {name: int(count) for name, count in X.isna().sum().items() if count}
-    return TrainingResult(pipeline, schema, dropped, metrics, rows, stratified, missing, notes)
+    result.notes += [f"{name} is undefined on {len(X_test)} held-out {rows_word}"
+                     for name, v in metrics.items() if v is None]
+    card = _evaluate_for_the_card(pipeline, X_train, y_train, X_test, y_test, schema, metrics, seed, progress)
+    card.update(selection=chosen.to_dict(), refit_seconds=round(refit_seconds, 4))
+    progress.close()
+    result.pipeline, result.metrics, result.selection, result.evaluation = pipeline, metrics, chosen, card
+    result.held_out = (y_test, pipeline.predict(X_test))
+    return result
+
+
+def _evaluate_for_the_card(pipeline, X_train, y_train, X_test, y_test, schema, metrics, seed, progress) -> dict:
+    """The baseline beside the model, per-class or residual results, importance and latency."""
+    baseline_model = evaluation.baseline(schema.task, X_train, y_train)
+    baseline_metrics = evaluate(baseline_model, X_test, y_test, schema.task)
+    card = {
+        "metrics": metrics,
+        "baseline": {"strategy": baseline_model.strategy, "metrics": baseline_metrics},
+    }
+    if all(v is not None for v in (*metrics.values(), *baseline_metrics.values())):
+        card["baseline"].update(evaluation.baseline_verdict(schema.task, metrics, baseline_metrics))
+    if schema.task == CLASSIFICATION:
+        card.update(evaluation.classification_report(pipeline, X_test, y_test, schema))
+    else:
+        card.update(evaluation.regression_report(pipeline, X_test, y_test))
+    progress.step("permutation importance on held-out rows")
+    card["importance"] = evaluation.feature_importance(pipeline, X_test, y_test, schema.task, seed)
+    progress.step("timing single-record predictions")
+    card["latency"] = evaluation.single_record_latency(pipeline, X_test, schema.task)
+    return card
 
 
 def build_pipeline(schema: Schema, seed: int = 42) -> Pipeline:

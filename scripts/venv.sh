@@ -1,6 +1,7 @@
 # Sourced by scripts/run and scripts/test: make .venv hold exactly what a requirements file pins.
 #
 #   ensure_venv requirements.txt        # the app
+#   ensure_venv requirements-train.txt  # the app and train.py (matplotlib for the model card)
 #   ensure_venv requirements-dev.txt    # the app and the test tools
 #
 # Creates .venv with the first Python 3 it finds (pyenv honours .python-version) and

@@ -77,6 +77,14 @@ def test_test_tools_stay_out_of_the_runtime_requirements():
     assert not {"pytest", "playwright", "hypothesis"} & set(requirement_pins())
 
 
+def test_plotting_is_a_training_dependency_only():
+    # The app serves the card's plots as files; a PaaS installs requirements.txt alone.
+    assert "matplotlib" not in requirement_pins()
+    assert "matplotlib" in requirement_pins(PROJECT / "requirements-train.txt")
+    assert "-r requirements.txt" in (PROJECT / "requirements-train.txt").read_text()
+    assert "-r requirements-train.txt" in (PROJECT / "requirements-dev.txt").read_text()
+
+
 def test_the_two_readme_commands_exist_and_ci_runs_the_test_one():
     readme = (PROJECT / "README.md").read_text()
     for script in ("scripts/run", "scripts/test"):
@@ -91,10 +99,12 @@ def test_every_installed_package_is_pinned_so_a_deploy_installs_the_same_set():
         return re.sub(r"[-_.]+", "-", name).lower()
 
     pinned = {canonical(name): version for name, version in
-              {**requirement_pins(), **requirement_pins(PROJECT / "requirements-dev.txt")}.items()}
+              {**requirement_pins(), **requirement_pins(PROJECT / "requirements-train.txt"),
+               **requirement_pins(PROJECT / "requirements-dev.txt")}.items()}
     installed = {canonical(d.metadata["Name"]): d.version for d in distributions()}
     unpinned = {name: version for name, version in installed.items()
                 if name not in pinned and name not in ("pip", "setuptools", "wheel")}
 
-    assert unpinned == {}, "pin these in requirements.txt (run time) or requirements-dev.txt (tests)"
+    assert unpinned == {}, ("pin these in requirements.txt (run time), requirements-train.txt (training) "
+                            "or requirements-dev.txt (tests)")
     assert {name: installed.get(name) for name in pinned} == pinned

@@ -25,7 +25,7 @@ def existing_bundle(tmp_path_factory):
     """A good bundle that every failing run below must leave byte-for-byte alone."""
     out = tmp_path_factory.mktemp("existing")
     csv, target = DATASETS["penguins"]
-    assert run_train("--data", str(csv), "--target", target, "--out", str(out)).returncode == 0
+    assert run_train("--data", str(csv), "--target", target, "--out", str(out), "--model", "linear").returncode == 0
     return out
 
 
@@ -65,7 +65,7 @@ def test_rows_without_a_target_are_dropped_and_counted(tmp_path):
     holed = tmp_path / "holed.csv"
     holed.write_text("\n".join(lines) + "\n")
 
-    result = run_train("--data", str(holed), "--target", target, "--out", str(tmp_path / "model"))
+    result = run_train("--data", str(holed), "--target", target, "--out", str(tmp_path / "model"), "--model", "linear")
 
     assert result.returncode == 0, result.stderr
     assert "Dropped 3 rows with no value for 'species'" in result.stdout
@@ -76,7 +76,7 @@ def test_dropped_columns_are_printed_with_the_reason(tmp_path):
     body = DATASETS["penguins"][0].read_text().splitlines()
     csv.write_text("\n".join([f"id,{body[0]}"] + [f"{i},{line}" for i, line in enumerate(body[1:])]) + "\n")
 
-    result = run_train("--data", str(csv), "--target", "species", "--out", str(tmp_path / "model"))
+    result = run_train("--data", str(csv), "--target", "species", "--out", str(tmp_path / "model"), "--model", "linear")
 
     assert result.returncode == 0, result.stderr
     assert "Dropped column 'id': it looks like a row identifier" in result.stdout
@@ -149,19 +149,22 @@ def test_a_write_that_fails_half_way_leaves_the_old_bundle_loadable(tmp_path, ex
 
 def test_retraining_replaces_the_bundle_and_removes_the_old_model_file(tmp_path):
     csv, target = DATASETS["penguins"]
-    assert run_train("--data", str(csv), "--target", target, "--out", str(tmp_path), "--seed", "1").returncode == 0
+    assert run_train("--data", str(csv), "--target", target, "--out", str(tmp_path), "--seed", "1",
+                     "--model", "linear").returncode == 0
     first = json.loads((tmp_path / "metadata.json").read_text())["model_file"]
 
-    assert run_train("--data", str(csv), "--target", target, "--out", str(tmp_path), "--seed", "2").returncode == 0
+    assert run_train("--data", str(csv), "--target", target, "--out", str(tmp_path), "--seed", "2",
+                     "--model", "linear").returncode == 0
 
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["model_file"] != first
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["metadata.json", metadata["model_file"]])
+    plots = [entry["name"] for entry in metadata["files"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["metadata.json", metadata["model_file"], *plots])
 
 
 def test_help_lists_the_options():
     result = run_train("--help")
 
     assert result.returncode == 0
-    for option in ("--data", "--target", "--out", "--task", "--test-size", "--seed"):
+    for option in ("--data", "--target", "--out", "--task", "--test-size", "--seed", "--model", "--time-budget"):
         assert option in result.stdout

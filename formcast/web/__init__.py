@@ -2,7 +2,7 @@
 
 ``create_app`` reads its settings from defaults, then ``FORMCAST_*`` environment
 variables, then the ``test_config`` it is given, loads and checks the bundle,
-and registers the ``api``, ``pages`` and ``docs`` blueprints and the error handlers.
+and registers the ``api``, ``pages``, ``docs`` and ``card`` blueprints and the error handlers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask.json.provider import DefaultJSONProvider
 from formcast.bundle import load_bundle
 from formcast.paths import default_model_dir
 from formcast.predictor import Predictor
-from formcast.web import api, docs, errors, pages
+from formcast.web import api, card, docs, errors, pages
 from formcast.web.context import PREDICTOR_KEY
 
 
@@ -65,5 +65,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(card.bp)
     errors.init_app(app)
     return app
