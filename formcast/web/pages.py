@@ -59,12 +59,6 @@ def seen_in_training(feature) -> str:
     return text + (" · may be left empty" if feature.nullable else "")
 
 
-@bp.app_template_global()
-def has_endpoint(endpoint: str) -> bool:
-    """Whether this app serves ``endpoint``: the navigation shows only pages that exist."""
-    return endpoint in current_app.view_functions
-
-
 @bp.app_template_filter("mebibytes")
 def format_mebibytes(size: int) -> str:
     """A byte count as people read a size limit: 8388608 -> "8 MiB"."""
