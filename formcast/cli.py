@@ -96,6 +96,9 @@ def _train_and_write(args, out: Path) -> int:
         print(f"  {name:<9} {'undefined' if value is None else f'{value:.4f}'}")
     for note in result.notes:
         print(f"Note: {note}")
+    fast = result.fast_path
+    difference = "" if fast["max_abs_difference"] is None else f"; largest difference {fast['max_abs_difference']:.2g}"
+    print(f"Fast path: {'used' if fast['used'] else 'not used'} ({fast['reason']}{difference})")
 
     metadata = {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -105,6 +108,7 @@ def _train_and_write(args, out: Path) -> int:
         "metrics": result.metrics,
         "rows": result.rows,
         "missing_values": result.missing_values,
+        "fast_path": result.fast_path,
         "training": {
             "data_file": args.data.name,
             "data_sha256": sha256_of(args.data),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from formcast.bundle import Bundle, bundle_summary
+from formcast import fastpath
+from formcast.bundle import Bundle, BundleError, bundle_summary
 from formcast.schema import BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, records_to_frame
 from formcast.validation import RecordValidator
 
@@ -43,6 +44,12 @@ class Predictor:
         self.validator = RecordValidator(bundle.schema)
         self.summary = bundle_summary(bundle.metadata)
         self._features = {feature.name: feature for feature in bundle.schema.features}
+        try:
+            # The Pipeline's arithmetic on plain arrays, where training showed it agrees (fastpath.py).
+            self.fast = fastpath.load(bundle.metadata, bundle.schema)
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"the fast path in metadata.json is damaged ({error}); "
+                              "retrain with `python train.py`") from None
 
     @property
     def is_classifier(self) -> bool:
@@ -61,8 +68,10 @@ class Predictor:
             If the model returns no finite answer for some records, which
             happens only for values far outside the training data.
         """
-        frame = records_to_frame(records, self.schema)
-        output = self._run_pipeline(frame)
+        if self.fast is not None:
+            output = self.fast.predict(records)
+        else:
+            output = self._run_pipeline(records_to_frame(records, self.schema))
         bad = [i for i, row in enumerate(output) if not np.all(np.isfinite(row))]
         if bad:
             raise PredictionError("the model gave no finite answer; values far outside the training data "

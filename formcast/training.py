@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from formcast import fastpath
 from formcast.schema import (
     BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, DroppedColumn, Schema, SchemaError,
     infer_schema, prepare_frame, to_labels,
@@ -47,6 +48,8 @@ class TrainingResult:
     stratified: bool
     missing_values: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # The fast path's verdict (and arrays) for metadata.json: see formcast/fastpath.py.
+    fast_path: dict = field(default_factory=dict)
 
 
 def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: float = 0.2,
@@ -92,7 +95,8 @@ def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: fl
     rows_word = "row" if len(X_test) == 1 else "rows"
     notes += [f"{name} is undefined on {len(X_test)} held-out {rows_word}" for name, v in metrics.items() if v is None]
     missing = {name: int(count) for name, count in X.isna().sum().items() if count}
-    return TrainingResult(pipeline, schema, dropped, metrics, rows, stratified, missing, notes)
+    fast_path = fastpath.check(pipeline, X_test, schema)
+    return TrainingResult(pipeline, schema, dropped, metrics, rows, stratified, missing, notes, fast_path)
 
 
 def build_pipeline(schema: Schema, seed: int = 42) -> Pipeline:

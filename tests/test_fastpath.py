@@ -1,0 +1,89 @@
+"""The fast prediction path gives the Pipeline's answers, and steps aside where it cannot.
+
+Each bundle is trained by `train.py`'s own code; here its stored fast path is
+compared with its unpickled Pipeline on every row of the training CSV (not only
+the held-out rows that training checked), and on those rows with every
+nullable feature missing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from formcast import fastpath
+from formcast.bundle import BundleError, load_bundle, write_bundle
+from formcast.dataset import read_csv
+from formcast.predictor import Predictor
+from formcast.schema import CLASSIFICATION, prepare_frame, records_to_frame
+from formcast.training import train
+from formcast.web import create_app
+from tests.conftest import DATASETS, PENGUIN
+
+
+def every_record(dataset: str, schema) -> list[dict]:
+    """Every row of the dataset's CSV as a validated record, then again with its nullable features missing."""
+    csv, _ = DATASETS[dataset]
+    records = fastpath.records_from_frame(prepare_frame(read_csv(csv), schema), schema)
+    nullable = [f.name for f in schema.features if f.nullable]
+    return records + [{**record, **dict.fromkeys(nullable)} for record in records] if nullable else records
+
+
+@pytest.mark.parametrize("dataset", sorted(DATASETS))
+def test_the_fast_path_agrees_with_the_pipeline_on_every_row(bundles, dataset):
+    bundle = load_bundle(bundles[dataset])
+    verdict = bundle.metadata["fast_path"]
+    assert verdict["used"], verdict["reason"]
+    assert verdict["rows_checked"] >= bundle.metadata["rows"]["test"]
+    assert verdict["max_abs_difference"] <= fastpath.ATOL + fastpath.RTOL
+
+    predictor = Predictor(bundle)
+    assert predictor.fast is not None
+    records = every_record(dataset, bundle.schema)
+    fast = predictor.fast.predict(records)
+    frame = records_to_frame(records, bundle.schema)
+    if bundle.schema.task == CLASSIFICATION:
+        expected = bundle.pipeline.predict_proba(frame)
+        assert np.array_equal(fast.argmax(axis=1), expected.argmax(axis=1))
+        labels = [result["prediction"] for result in predictor.predict(records)]
+        assert labels == [json_label(label) for label in bundle.pipeline.predict(frame)]
+    else:
+        expected = bundle.pipeline.predict(frame)
+    np.testing.assert_allclose(fast, expected, rtol=fastpath.RTOL, atol=fastpath.ATOL)
+
+
+def json_label(label):
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def test_a_model_it_does_not_reproduce_is_served_by_the_pipeline(tmp_path):
+    csv, target = DATASETS["penguins"]
+    result = train(read_csv(csv), target)
+    pipeline = result.pipeline
+    frame = prepare_frame(read_csv(csv), result.schema)
+    pipeline.set_params(model=HistGradientBoostingClassifier(max_iter=5)).fit(frame, read_csv(csv)[target])
+
+    verdict = fastpath.check(pipeline, frame, result.schema)
+    assert verdict["used"] is False
+    assert verdict["reason"] == "the estimator HistGradientBoostingClassifier has no fast path (only linear models have)"
+    assert "arrays" not in verdict
+
+    write_bundle(tmp_path, pipeline, {"schema": result.schema.to_dict(), "fast_path": verdict})
+    predictor = Predictor(load_bundle(tmp_path))
+    assert predictor.fast is None
+    [answer] = predictor.predict([PENGUIN])
+    assert answer["prediction"] == pipeline.predict(records_to_frame([PENGUIN], result.schema))[0]
+
+
+def test_damaged_fast_path_arrays_stop_the_app_with_one_line(bundles, tmp_path):
+    for source in bundles["penguins"].iterdir():
+        (tmp_path / source.name).write_bytes(source.read_bytes())
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    metadata["fast_path"]["arrays"]["coef"] = [[1.0, 2.0]]
+    (tmp_path / "metadata.json").write_text(json.dumps(metadata))
+
+    with pytest.raises(BundleError, match=r"^the fast path in metadata.json is damaged \(coef has 2 columns"):
+        create_app({"TESTING": True, "MODEL_DIR": str(tmp_path)})
