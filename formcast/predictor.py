@@ -44,6 +44,7 @@ class Predictor:
         self.validator = RecordValidator(bundle.schema)
         self.summary = bundle_summary(bundle.metadata)
         self._features = {feature.name: feature for feature in bundle.schema.features}
+        self._label_keys = [str(label) for label in bundle.schema.labels]
         try:
             # The Pipeline's arithmetic on plain arrays, where training showed it agrees (fastpath.py).
             self.fast = fastpath.load(bundle.metadata, bundle.schema)
@@ -72,14 +73,19 @@ class Predictor:
             output = self.fast.predict(records)
         else:
             output = self._run_pipeline(records_to_frame(records, self.schema))
-        bad = [i for i, row in enumerate(output) if not np.all(np.isfinite(row))]
-        if bad:
+        finite = np.isfinite(output) if output.ndim == 1 else np.isfinite(output).all(axis=1)
+        if not finite.all():
             raise PredictionError("the model gave no finite answer; values far outside the training data "
-                                  "are the likely cause", bad)
+                                  "are the likely cause", np.flatnonzero(~finite).tolist())
+        # One tolist() gives plain floats for every row: far cheaper than a numpy scalar at a time.
         if self.is_classifier:
-            results = [self._classification(row) for row in output]
+            # The label is the most probable class, so label and probabilities always agree.
+            labels = [self.schema.labels[best] for best in output.argmax(axis=1).tolist()]
+            keys = self._label_keys
+            results = [{"prediction": label, "probabilities": dict(zip(keys, row))}
+                       for label, row in zip(labels, output.tolist())]
         else:
-            results = [{"prediction": float(value)} for value in output]
+            results = [{"prediction": value} for value in output.tolist()]
         for record, result in zip(records, results):
             result["warnings"] = self.warnings(record)
         return results
@@ -115,15 +121,6 @@ class Predictor:
             return bool(np.all(np.isfinite(self._call_pipeline(frame))))
         except ValueError:
             return False
-
-    def _classification(self, probabilities) -> dict:
-        labels = self.schema.labels
-        # The label is the most probable class, so label and probabilities always agree.
-        best = int(probabilities.argmax())
-        return {
-            "prediction": labels[best],
-            "probabilities": {str(label): float(p) for label, p in zip(labels, probabilities)},
-        }
 
 
 _FILLED_IN = {
