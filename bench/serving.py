@@ -85,7 +85,9 @@ def run(args, wrk: str, work: Path) -> int:
         mlflow_model = export_to_mlflow(model_dir, metadata, work / "mlflow-model")
         workers = os.environ.get("WEB_CONCURRENCY", "2")
         servers["MLflow"] = Server([str(MLFLOW_VENV / "bin" / "mlflow"), "models", "serve", "-m", str(mlflow_model),
-                                    "--env-manager", "local", "-w", workers], mlflow_one, mlflow=True)
+                                    "--env-manager", "local", "-w", workers], mlflow_one, mlflow=True,
+                                   # MLflow starts uvicorn from its own environment's bin/
+                                   env={"PATH": f"{MLFLOW_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"})
 
     load, batches, startup = {}, {}, {}
     for name, server in servers.items():

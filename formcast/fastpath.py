@@ -91,6 +91,15 @@ class FastModel:
         self._numeric_mean = np.array([entry[3] for entry in self.numeric])
         self._numeric_scale = np.array([entry[4] for entry in self.numeric])
         self._coef_t = np.ascontiguousarray(self.coef.T)
+        # For one record, plain Python floats beat numpy, whose every call costs about a
+        # microsecond: per feature, its coefficient for each output (one per class, or one).
+        weights = self._coef_t.reshape(self.width, -1).tolist()
+        self._one_intercept = np.atleast_1d(self.intercept).tolist()
+        self._one_numeric = [(name, fill, mean, scale, weights[column])
+                             for name, column, fill, mean, scale in self.numeric]
+        self._one_boolean = [(name, fill, weights[column]) for name, column, fill in self.boolean]
+        self._one_categorical = [(name, {category: weights[column] for category, column in columns.items()}, missing)
+                                 for name, columns, missing in self.categorical]
 
     def transform(self, records: list[dict]) -> np.ndarray:
         """The preprocessed rows, as the Pipeline's ``preprocess`` step would give them (dense)."""
@@ -127,6 +136,40 @@ class FastModel:
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=1, keepdims=True)
             return scores
+
+
+    def predict_one(self, record: dict) -> list[float]:
+        """``predict`` for a single record, in plain Python: the same answer, several times sooner.
+
+        Only the order of additions differs from the matrix product, which can
+        move the last bit; ``check`` compares both ways with the Pipeline.
+        """
+        scores = list(self._one_intercept)
+        outputs = range(len(scores))
+        for name, fill, mean, scale, weights in self._one_numeric:
+            value = record[name]
+            scaled = ((fill if value is None else value) - mean) / scale
+            for k in outputs:
+                scores[k] += weights[k] * scaled
+        for name, fill, weights in self._one_boolean:
+            value = record[name]
+            value = fill if value is None else float(value)
+            for k in outputs:
+                scores[k] += weights[k] * value
+        for name, columns, missing in self._one_categorical:
+            value = record[name]
+            weights = columns[missing if value is None else value]
+            for k in outputs:
+                scores[k] += weights[k]  # times a one-hot 1.0
+        if self.task != CLASSIFICATION:
+            return scores
+        if len(scores) == 1:  # binary: the logistic of one score (exp overflows to 0 where numpy gives inf)
+            positive = 0.0 if -scores[0] > 709 else 1.0 / (1.0 + math.exp(-scores[0]))
+            return [1.0 - positive, positive]
+        top = max(scores)
+        exps = [math.exp(score - top) for score in scores]  # never overflows: every exponent is <= 0
+        total = sum(exps)
+        return [e / total for e in exps]
 
 
 def extract(pipeline, schema: Schema) -> dict:
@@ -225,11 +268,16 @@ def check(pipeline, X_test, schema: Schema) -> dict:
     nullable = [f.name for f in schema.features if f.nullable]
     if nullable:  # the held-out rows may have no missing values: try every fill-in too
         records += [{**record, **dict.fromkeys(nullable)} for record in records]
-    fast = FastModel(arrays, schema).predict(records)
+    model = FastModel(arrays, schema)
+    # Both ways the app computes: a batch at once, and one record at a time.
+    n = len(records)
+    fast = np.concatenate([model.predict(records).reshape(n, -1),
+                           np.array([model.predict_one(r) for r in records]).reshape(n, -1)])
     frame = records_to_frame(records, schema)  # exactly the Pipeline's serving input
     classifier = schema.task == CLASSIFICATION
     with np.errstate(all="ignore"):
         expected = pipeline.predict_proba(frame) if classifier else pipeline.predict(frame)
+    expected = np.concatenate([expected, expected]).reshape(fast.shape)
     verdict["rows_checked"] = len(records)
     difference = float(np.max(np.abs(fast - expected))) if len(records) else 0.0
     verdict["max_abs_difference"] = difference if math.isfinite(difference) else None

@@ -69,7 +69,10 @@ class Predictor:
             If the model returns no finite answer for some records, which
             happens only for values far outside the training data.
         """
-        if self.fast is not None:
+        if self.fast is not None and len(records) == 1:  # the common case, from a form or an app
+            answer = self.fast.predict_one(records[0])
+            output = np.array([answer] if self.is_classifier else answer)
+        elif self.fast is not None:
             output = self.fast.predict(records)
         else:
             output = self._run_pipeline(records_to_frame(records, self.schema))

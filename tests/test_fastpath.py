@@ -43,16 +43,23 @@ def test_the_fast_path_agrees_with_the_pipeline_on_every_row(bundles, dataset):
     predictor = Predictor(bundle)
     assert predictor.fast is not None
     records = every_record(dataset, bundle.schema)
-    fast = predictor.fast.predict(records)
     frame = records_to_frame(records, bundle.schema)
-    if bundle.schema.task == CLASSIFICATION:
-        expected = bundle.pipeline.predict_proba(frame)
-        assert np.array_equal(fast.argmax(axis=1), expected.argmax(axis=1))
-        labels = [result["prediction"] for result in predictor.predict(records)]
-        assert labels == [json_label(label) for label in bundle.pipeline.predict(frame)]
+    classifier = bundle.schema.task == CLASSIFICATION
+    expected = bundle.pipeline.predict_proba(frame) if classifier else bundle.pipeline.predict(frame)
+    # Both ways the app answers: a batch in one matrix product, and one record at a time.
+    batch = predictor.fast.predict(records)
+    one_by_one = np.array([predictor.fast.predict_one(record) for record in records]).reshape(expected.shape)
+    for fast in (batch, one_by_one):
+        np.testing.assert_allclose(fast, expected, rtol=fastpath.RTOL, atol=fastpath.ATOL)
+        if classifier:
+            assert np.array_equal(fast.argmax(axis=1), expected.argmax(axis=1))
+
+    if classifier:  # and what a client sees, in a batch and alone
+        labels = [json_label(label) for label in bundle.pipeline.predict(frame)]
+        assert [result["prediction"] for result in predictor.predict(records)] == labels
+        assert [predictor.predict([record])[0]["prediction"] for record in records[:50]] == labels[:50]
     else:
-        expected = bundle.pipeline.predict(frame)
-    np.testing.assert_allclose(fast, expected, rtol=fastpath.RTOL, atol=fastpath.ATOL)
+        assert predictor.predict(records[:1])[0]["prediction"] == pytest.approx(expected[0], rel=fastpath.RTOL)
 
 
 def json_label(label):
