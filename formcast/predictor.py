@@ -8,6 +8,8 @@ would not serialise, and NaN or Infinity are not JSON.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from formcast import fastpath
@@ -69,26 +71,25 @@ class Predictor:
             If the model returns no finite answer for some records, which
             happens only for values far outside the training data.
         """
+        # Rows of plain floats (probabilities, or one regression value): numpy scalars would
+        # not serialise, and one tolist() per batch is far cheaper than a conversion per value.
         if self.fast is not None and len(records) == 1:  # the common case, from a form or an app
-            answer = self.fast.predict_one(records[0])
-            output = np.array([answer] if self.is_classifier else answer)
-        elif self.fast is not None:
-            output = self.fast.predict(records)
+            rows = [self.fast.predict_one(records[0])]
         else:
-            output = self._run_pipeline(records_to_frame(records, self.schema))
-        finite = np.isfinite(output) if output.ndim == 1 else np.isfinite(output).all(axis=1)
-        if not finite.all():
+            output = (self.fast.predict(records) if self.fast is not None
+                      else self._run_pipeline(records_to_frame(records, self.schema)))
+            rows = output.reshape(len(records), -1).tolist()
+        bad = [i for i, row in enumerate(rows) if not all(map(math.isfinite, row))]
+        if bad:
             raise PredictionError("the model gave no finite answer; values far outside the training data "
-                                  "are the likely cause", np.flatnonzero(~finite).tolist())
-        # One tolist() gives plain floats for every row: far cheaper than a numpy scalar at a time.
+                                  "are the likely cause", bad)
         if self.is_classifier:
+            labels, keys = self.schema.labels, self._label_keys
             # The label is the most probable class, so label and probabilities always agree.
-            labels = [self.schema.labels[best] for best in output.argmax(axis=1).tolist()]
-            keys = self._label_keys
-            results = [{"prediction": label, "probabilities": dict(zip(keys, row))}
-                       for label, row in zip(labels, output.tolist())]
+            results = [{"prediction": labels[max(range(len(row)), key=row.__getitem__)],
+                        "probabilities": dict(zip(keys, row))} for row in rows]
         else:
-            results = [{"prediction": value} for value in output.tolist()]
+            results = [{"prediction": row[0]} for row in rows]
         for record, result in zip(records, results):
             result["warnings"] = self.warnings(record)
         return results
