@@ -27,6 +27,7 @@ serving reads them without unpickling anything.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 import numpy as np
 
@@ -104,18 +105,20 @@ class FastModel:
     def transform(self, records: list[dict]) -> np.ndarray:
         """The preprocessed rows, as the Pipeline's ``preprocess`` step would give them (dense)."""
         rows = np.zeros((len(records), self.width))
+        # Column by column: map(itemgetter) walks the records at C speed.
         if self.numeric:
             # None becomes NaN in a float array; NaN is then the training median.
-            values = np.array([[record[name] for name, *_ in self.numeric] for record in records], dtype=np.float64)
+            values = np.column_stack([np.array(list(map(itemgetter(name), records)), dtype=np.float64)
+                                      for name, *_ in self.numeric])
             values = np.where(np.isnan(values), self._numeric_fill, values)
             rows[:, self._numeric_columns] = (values - self._numeric_mean) / self._numeric_scale
         for name, column, fill in self.boolean:
-            rows[:, column] = [fill if record[name] is None else float(record[name]) for record in records]
+            rows[:, column] = [fill if value is None else float(value) for value in map(itemgetter(name), records)]
         if self.categorical:
             at = np.arange(len(records))
             for name, columns, missing in self.categorical:
                 # A validated record holds a known category, or None where the feature is nullable.
-                hot = [columns[missing if record[name] is None else record[name]] for record in records]
+                hot = [columns[missing if value is None else value] for value in map(itemgetter(name), records)]
                 rows[at, hot] = 1.0
         return rows
 

@@ -73,21 +73,24 @@ class Predictor:
         """
         # Rows of plain floats (probabilities, or one regression value): numpy scalars would
         # not serialise, and one tolist() per batch is far cheaper than a conversion per value.
-        if self.fast is not None and len(records) == 1:  # the common case, from a form or an app
+        if self.fast is not None and len(records) == 1:  # the common case: no numpy call at all
             rows = [self.fast.predict_one(records[0])]
+            finite = [all(map(math.isfinite, rows[0]))]
+            best = [max(range(len(rows[0])), key=rows[0].__getitem__)]
         else:
             output = (self.fast.predict(records) if self.fast is not None
-                      else self._run_pipeline(records_to_frame(records, self.schema)))
-            rows = output.reshape(len(records), -1).tolist()
-        bad = [i for i, row in enumerate(rows) if not all(map(math.isfinite, row))]
+                      else self._run_pipeline(records_to_frame(records, self.schema))).reshape(len(records), -1)
+            finite = np.isfinite(output).all(axis=1).tolist()
+            best = output.argmax(axis=1).tolist()
+            rows = output.tolist()
+        bad = [i for i, ok in enumerate(finite) if not ok]
         if bad:
             raise PredictionError("the model gave no finite answer; values far outside the training data "
                                   "are the likely cause", bad)
         if self.is_classifier:
             labels, keys = self.schema.labels, self._label_keys
             # The label is the most probable class, so label and probabilities always agree.
-            results = [{"prediction": labels[max(range(len(row)), key=row.__getitem__)],
-                        "probabilities": dict(zip(keys, row))} for row in rows]
+            results = [{"prediction": labels[i], "probabilities": dict(zip(keys, row))} for i, row in zip(best, rows)]
         else:
             results = [{"prediction": row[0]} for row in rows]
         for record, result in zip(records, results):
