@@ -291,8 +291,9 @@ def check(pipeline, X_test, schema: Schema) -> dict:
     elif not np.allclose(fast, expected, rtol=RTOL, atol=ATOL):
         verdict["reason"] = f"the fast path differs from the Pipeline by up to {difference:.3g}"
     else:
-        verdict.update(used=True, reason=f"{arrays['estimator']} with the standard preprocessing, checked "
-                                         f"on {len(records)} rows", arrays=arrays)
+        rows = f"{len(X_test)} held-out rows" + (", again with their nullable features missing" if nullable else "")
+        verdict.update(used=True, reason=f"{arrays['estimator']} with the standard preprocessing, "
+                                         f"agrees with the Pipeline on {rows}", arrays=arrays)
     return verdict
 
 
