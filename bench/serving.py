@@ -161,8 +161,10 @@ class Server:
     def __enter__(self) -> Server:
         self.log = tempfile.TemporaryFile()
         started = time.perf_counter()
-        self.process = subprocess.Popen(self.command, cwd=PROJECT, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        # stdout (where gunicorn's and uvicorn's access logs go, when on) is discarded, as a fast
+        # log pipe would take it; stderr is kept to show why a server did not start.
+        self.process = subprocess.Popen(self.command, cwd=PROJECT, env=self.env, stdout=subprocess.DEVNULL,
+                                        stderr=self.log, start_new_session=True)
         deadline = started + 120
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
