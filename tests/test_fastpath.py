@@ -9,6 +9,9 @@ nullable feature missing.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,7 +24,7 @@ from formcast.predictor import Predictor
 from formcast.schema import CLASSIFICATION, prepare_frame, records_to_frame
 from formcast.training import train
 from formcast.web import create_app
-from tests.conftest import DATASETS, PENGUIN
+from tests.conftest import DATASETS, PENGUIN, PROJECT
 
 
 def every_record(dataset: str, schema) -> list[dict]:
@@ -94,3 +97,17 @@ def test_damaged_fast_path_arrays_stop_the_app_with_one_line(bundles, tmp_path):
 
     with pytest.raises(BundleError, match=r"^the fast path in metadata.json is damaged \(coef has 2 columns"):
         create_app({"TESTING": True, "MODEL_DIR": str(tmp_path)})
+
+
+def test_an_app_with_a_fast_path_starts_and_answers_without_scikit_learn_or_pandas(penguin_bundle):
+    # In a fresh interpreter: what the app imports is the point, and this test process has both.
+    script = (
+        "import json, sys\n"
+        "from formcast.web import create_app\n"
+        f"answer = create_app().test_client().post('/predict', json={PENGUIN!r})\n"
+        "print(json.dumps([answer.status_code, answer.get_json()['prediction'],\n"
+        "                  'sklearn' in sys.modules, 'pandas.core.frame' in sys.modules]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "FORMCAST_MODEL_DIR": str(penguin_bundle)}, check=True)
+    assert json.loads(run.stdout) == [200, "Adelie", False, False]
