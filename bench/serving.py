@@ -116,13 +116,14 @@ def run(args, wrk: str, work: Path) -> int:
           f"gunicorn.conf.py as committed (WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}); "
           f"load average {os.getloadavg()[0]:.2f} at the end.")
     print()
-    print("| server | requests/s | p50 | p99 | errors | vs echo | vs MLflow | start to first /predict |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | requests/s | p50 | p99 | errors | vs echo | vs MLflow | server CPU per request "
+          "| start to first /predict |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, result in load.items():
         echo = result["rps"] / load["Flask echo"]["rps"]
         mlflow = f"{result['rps'] / load['MLflow']['rps']:.2f}x" if "MLflow" in load else "n/a"
         print(f"| {name} | {result['rps']:.0f} | {result['p50']:.2f} ms | {result['p99']:.2f} ms | {result['errors']} | "
-              f"{echo:.2f}x | {mlflow} | {startup[name]:.2f} s |")
+              f"{echo:.2f}x | {mlflow} | {result['cpu_us']:.0f} µs | {startup[name]:.2f} s |")
     print()
     print("| records in one request | " + " | ".join(servers) + " |")
     print("|---:|" + "---:|" * len(servers))
@@ -189,6 +190,15 @@ class Server:
             self.process.wait()
         self.log.close()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the master and its workers so far, including workers that
+        max_requests has retired (their time is in the master's cutime and cstime once reaped)."""
+        ticks = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def pids(self) -> list[int]:
         """The master and its children (the workers)."""
         found, queue = [], [self.process.pid]
@@ -202,7 +212,10 @@ class Server:
 
 
 def drive(wrk: str, server: Server, duration: int, connections: int) -> dict:
-    """Load the server with wrk: requests/s, p50 and p99 in ms, and non-2xx answers or socket errors."""
+    """Load the server with wrk: requests/s, p50 and p99 in ms, non-2xx answers or socket errors,
+    and the server's CPU time per request (its processes' user + system time, which other work
+    on the machine does not inflate the way it does wall-clock figures)."""
+    cpu_before = server.cpu_seconds()
     output = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
                              str(PROJECT / "bench" / "post.lua"), server.url],
                             env={**os.environ, "BENCH_BODY_FILE": str(server.body)},
@@ -211,7 +224,9 @@ def drive(wrk: str, server: Server, duration: int, connections: int) -> dict:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     errors = int(non_2xx.group(1)) if non_2xx else 0
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "cpu_us": (server.cpu_seconds() - cpu_before) / max(requests, 1) * 1e6,
             "p50": latency["50"], "p99": latency["99"],
             "errors": f"{errors}" + (f" ({socket_errors.group(1)})" if socket_errors else "")}
 
