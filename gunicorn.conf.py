@@ -4,6 +4,7 @@ Every value reads the environment a platform sets, with a safe local fallback.
 https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import gc
 import os
 
 # One BLAS/OpenMP thread per worker. Workers are separate processes already, and
@@ -23,14 +24,29 @@ else:
 # Prediction is CPU-bound, so more workers than cores only queue.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
-# Sync workers: each request is short CPU work, with no slow I/O to overlap.
+# Sync workers: each request is short CPU work (a single record takes tens of
+# microseconds of our code, see the README's "Fast serving"), with no slow I/O to
+# overlap, so a thread or an event loop per worker would only add switching. One
+# request at a time per process also keeps numpy's and OpenMP's pools at one thread.
+# (A slow client holds a sync worker while it sends: gunicorn's docs advise a buffering
+# proxy such as nginx in front where clients reach the app directly.)
 worker_class = "sync"
+# Read only by threaded worker classes; stated so that switching class is a conscious change.
+threads = 1
 
 # Load the model once in the master, before forking: the workers share its
 # memory copy-on-write, and a broken bundle stops start-up with one clear line
 # instead of a crash loop of workers. (A HUP then restarts workers without
 # reloading the model: deploy a new model as a new release.)
 preload_app = True
+
+
+def pre_fork(server, worker):
+    """Move every object the master has made (app, model arrays, schema) out of the
+    garbage collector's reach before forking: a collection in a worker would otherwise
+    write to their headers and copy the pages they share with the master."""
+    gc.freeze()
+
 
 # Heroku's router gives up on a request after 30 s; a worker stuck longer than
 # this is killed and replaced, so the client gets an answer from someone.
@@ -48,7 +64,10 @@ max_requests_jitter = 200
 # a container's user may have no writable home, and two servers would share one path.
 control_socket_disable = True
 
-# Logs go to stdout/stderr, where platforms collect them.
-accesslog = "-"
+# Logs go to stdout/stderr, where platforms collect them. The access log is off unless
+# ACCESS_LOG=1: the platform's router logs every request already (Heroku's: method, path,
+# status, time), and a line per request written to a file halved the throughput of
+# one-record predictions here (bench/serving.py).
+accesslog = "-" if os.environ.get("ACCESS_LOG") == "1" else None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")

@@ -4,7 +4,8 @@ A bundle is a directory holding:
 
 - ``pipeline-<sha12>.joblib``: the fitted Pipeline, named by its own checksum;
 - ``metadata.json``: the schema, task, labels, metrics, row counts, data and
-  model checksums, library versions, the name of the pipeline file, and under
+  model checksums, library versions, the name of the pipeline file, the fast
+  path's verdict and arrays (``fast_path``, see ``formcast.fastpath``), and under
   ``"files"`` every other file of the bundle (the model card's plots) with its sha256;
 - ``<name>-<sha12>.png``: the model card's plots, named by their own checksums.
 
@@ -18,6 +19,9 @@ the metadata is readable, the installed library versions are the ones that
 pickled the model, the pipeline file's sha256 matches, and so does each listed
 file's (read into memory then, so what is served is what was checked). Only then
 is the model unpickled: joblib executes code on load, so nothing else is ever loaded.
+A bundle whose checked fast path answers every prediction unpickles it only
+when something asks for ``Bundle.pipeline``, so serving it starts without
+importing scikit-learn.
 """
 
 from __future__ import annotations
@@ -29,10 +33,9 @@ import platform
 import re
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata as package_metadata
 from pathlib import Path
-
-import joblib
 
 from formcast.schema import Schema, json_value
 
@@ -54,7 +57,6 @@ class BundleError(Exception):
 
 @dataclass(frozen=True)
 class Bundle:
-    pipeline: object
     metadata: dict
     schema: Schema
     directory: Path
@@ -64,6 +66,16 @@ class Bundle:
     @property
     def model_id(self) -> str:
         return self.metadata["model_sha256"][:12]
+
+    @cached_property
+    def pipeline(self):
+        """The fitted Pipeline, unpickled on first use.
+
+        ``load_bundle`` unpickles it at once unless the bundle has a checked
+        fast path, which answers without it: the app then starts without
+        importing scikit-learn at all (see formcast/fastpath.py).
+        """
+        return _load_pipeline(self.directory / self.metadata["model_file"], self.schema)
 
 
 def library_versions() -> dict[str, str]:
@@ -94,6 +106,8 @@ def write_bundle(directory: Path, pipeline, metadata: dict, files: dict[str, byt
         The metadata as written.
     """
     # Never commit a bundle that load_bundle would refuse.
+    import joblib
+
     _check_pipeline_matches(pipeline, Schema.from_dict(metadata["schema"]), "the new model")
     directory.mkdir(parents=True, exist_ok=True)
     staged_model = _temporary_path(directory, ".joblib")
@@ -144,13 +158,22 @@ def load_bundle(directory: Path) -> Bundle:
         raise BundleError(f"{model_path} does not match the sha256 in {METADATA_FILE}: "
                           f"the file is damaged or was replaced; {_FIX}")
     files = _read_files(directory, metadata)
+    bundle = Bundle(metadata=metadata, schema=Schema.from_dict(metadata["schema"]), directory=directory,
+                    files=files)
+    if not metadata.get("fast_path", {}).get("used"):
+        bundle.pipeline  # the Pipeline will answer: unpickle and check it now, before any request
+    return bundle
+
+
+def _load_pipeline(model_path: Path, schema: Schema):
+    import joblib  # imports scikit-learn's pickled classes: only when the Pipeline is needed
+
     try:
         pipeline = joblib.load(model_path)
     except Exception as error:  # any unpickling failure means the same thing to the user
         raise BundleError(f"{model_path} could not be loaded ({type(error).__name__}: {error}); {_FIX}") from error
-    schema = Schema.from_dict(metadata["schema"])
     _check_pipeline_matches(pipeline, schema, str(model_path))
-    return Bundle(pipeline=pipeline, metadata=metadata, schema=schema, directory=directory, files=files)
+    return pipeline
 
 
 def read_metadata(directory: Path) -> dict:

@@ -116,11 +116,16 @@ def _train_and_write(args, out: Path) -> int:
         print(f"  {name:<9} {_metric(value):>9} {_metric(baseline['metrics'][name]):>9}")
     if baseline.get("warning"):
         print(f"Warning: {baseline['warning']}")
-    print(f"One-record prediction: {card['latency']['median_ms']:.2f} ms median "
-          f"({card['latency']['calls']} calls, one thread)")
+    latency = card["latency"]
+    fast_latency = f"; {latency['fast_path']['median_ms']:.3f} ms by the fast path" if "fast_path" in latency else ""
+    print(f"One-record prediction: {latency['median_ms']:.2f} ms median by the Pipeline{fast_latency} "
+          f"({latency['calls']} calls, one thread)")
     for note in result.notes:
         print(f"Note: {note}")
     plots = _draw_plots(result)
+    fast = result.fast_path
+    difference = "" if fast["max_abs_difference"] is None else f"; largest difference {fast['max_abs_difference']:.2g}"
+    print(f"Fast path: {'used' if fast['used'] else 'not used'} ({fast['reason']}{difference})")
 
     metadata = {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -132,6 +137,7 @@ def _train_and_write(args, out: Path) -> int:
         "missing_values": result.missing_values,
         "evaluation": {**card, "plots": [{key: p[key] for key in ("name", "title", "alt")} for p in plots],
                        "plotting": _plotting_versions()},
+        "fast_path": result.fast_path,
         "training": {
             "data_file": args.data.name,
             "data_sha256": sha256_of(args.data),

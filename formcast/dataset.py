@@ -24,7 +24,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
+from formcast.lazy import lazy_import
+
+# Imported on first use: the app imports this module for its CSV rules (batch scoring),
+# and a fast-path app starts without pandas.
+pd = lazy_import("pandas")
 
 MISSING_MARKERS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "<NA>", "?"]
 DELIMITERS = ",;\t|"

@@ -103,13 +103,22 @@ def feature_importance(pipeline, X_test: pd.DataFrame, y_test: pd.Series, task: 
 
 
 def single_record_latency(pipeline, X_test: pd.DataFrame, task: str, calls: int = LATENCY_CALLS) -> dict:
-    """Median and 90th percentile time of one single-row prediction, as the app makes it.
+    """Median and 90th percentile time of one single-row prediction by the Pipeline.
 
     BLAS and OpenMP are held to one thread, as in each gunicorn worker; a few
     calls first warm the caches up.
     """
     predict = pipeline.predict_proba if task == CLASSIFICATION else pipeline.predict
-    rows = [X_test.iloc[[i % len(X_test)]] for i in range(calls)]
+    return _latency(predict, [X_test.iloc[[i % len(X_test)]] for i in range(calls)])
+
+
+def fast_path_latency(fast_model, records: list[dict], calls: int = LATENCY_CALLS) -> dict:
+    """The same measure for the fast path (``formcast.fastpath``), which the app uses where it agrees."""
+    return _latency(fast_model.predict_one, [records[i % len(records)] for i in range(calls)])
+
+
+def _latency(predict, rows: list) -> dict:
+    calls = len(rows)
     timings = []
     with threadpool_limits(limits=1):
         for row in rows[:10]:

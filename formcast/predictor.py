@@ -8,9 +8,12 @@ would not serialise, and NaN or Infinity are not JSON.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from formcast.bundle import Bundle, bundle_summary
+from formcast import fastpath
+from formcast.bundle import Bundle, BundleError, bundle_summary
 from formcast.schema import BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, records_to_frame
 from formcast.validation import RecordValidator
 
@@ -43,6 +46,13 @@ class Predictor:
         self.validator = RecordValidator(bundle.schema)
         self.summary = bundle_summary(bundle.metadata)
         self._features = {feature.name: feature for feature in bundle.schema.features}
+        self._label_keys = [str(label) for label in bundle.schema.labels]
+        try:
+            # The Pipeline's arithmetic on plain arrays, where training showed it agrees (fastpath.py).
+            self.fast = fastpath.load(bundle.metadata, bundle.schema)
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"the fast path in metadata.json is damaged ({error}); "
+                              "retrain with `python train.py`") from None
 
     @property
     def is_classifier(self) -> bool:
@@ -61,16 +71,28 @@ class Predictor:
             If the model returns no finite answer for some records, which
             happens only for values far outside the training data.
         """
-        frame = records_to_frame(records, self.schema)
-        output = self._run_pipeline(frame)
-        bad = [i for i, row in enumerate(output) if not np.all(np.isfinite(row))]
+        # Rows of plain floats (probabilities, or one regression value): numpy scalars would
+        # not serialise, and one tolist() per batch is far cheaper than a conversion per value.
+        if self.fast is not None and len(records) == 1:  # the common case: no numpy call at all
+            rows = [self.fast.predict_one(records[0])]
+            finite = [all(map(math.isfinite, rows[0]))]
+            best = [max(range(len(rows[0])), key=rows[0].__getitem__)]
+        else:
+            output = (self.fast.predict(records) if self.fast is not None
+                      else self._run_pipeline(records_to_frame(records, self.schema))).reshape(len(records), -1)
+            finite = np.isfinite(output).all(axis=1).tolist()
+            best = output.argmax(axis=1).tolist()
+            rows = output.tolist()
+        bad = [i for i, ok in enumerate(finite) if not ok]
         if bad:
             raise PredictionError("the model gave no finite answer; values far outside the training data "
                                   "are the likely cause", bad)
         if self.is_classifier:
-            results = [self._classification(row) for row in output]
+            labels, keys = self.schema.labels, self._label_keys
+            # The label is the most probable class, so label and probabilities always agree.
+            results = [{"prediction": labels[i], "probabilities": dict(zip(keys, row))} for i, row in zip(best, rows)]
         else:
-            results = [{"prediction": float(value)} for value in output]
+            results = [{"prediction": row[0]} for row in rows]
         for record, result in zip(records, results):
             result["warnings"] = self.warnings(record)
         return results
@@ -106,15 +128,6 @@ class Predictor:
             return bool(np.all(np.isfinite(self._call_pipeline(frame))))
         except ValueError:
             return False
-
-    def _classification(self, probabilities) -> dict:
-        labels = self.schema.labels
-        # The label is the most probable class, so label and probabilities always agree.
-        best = int(probabilities.argmax())
-        return {
-            "prediction": labels[best],
-            "probabilities": {str(label): float(p) for label, p in zip(labels, probabilities)},
-        }
 
 
 _FILLED_IN = {

@@ -26,7 +26,12 @@ import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
+
+from formcast.lazy import lazy_import
+
+# Needed to read training data and to feed the Pipeline, not to serve through the fast path:
+# imported on first use, it is no part of a server's start-up (formcast/lazy.py).
+pd = lazy_import("pandas")
 
 NUMERIC, CATEGORICAL, BOOLEAN = "numeric", "categorical", "boolean"
 CLASSIFICATION, REGRESSION = "classification", "regression"

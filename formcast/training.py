@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from formcast import evaluation, selection
+from formcast import evaluation, fastpath, selection
 from formcast.progress import Progress
 from formcast.schema import (
     BOOLEAN, CATEGORICAL, CLASSIFICATION, NUMERIC, DroppedColumn, Schema, SchemaError,
@@ -58,6 +58,8 @@ class TrainingResult:
     evaluation: dict = field(default_factory=dict)
     # The held-out rows' actual and predicted values, for the plots (not stored in the bundle).
     held_out: tuple = ()
+    # The fast path's verdict (and arrays) for metadata.json: see formcast/fastpath.py.
+    fast_path: dict = field(default_factory=dict)
 
 
 def train(frame: pd.DataFrame, target: str, *, task: str = "auto", test_size: float = 0.2,
@@ -132,6 +134,12 @@ def _select_fit_and_measure(X_train, X_test, y_train, y_test, schema, families, 
                      for name, v in metrics.items() if v is None]
     card = _evaluate_for_the_card(pipeline, X_train, y_train, X_test, y_test, schema, metrics, seed, progress)
     card.update(selection=chosen.to_dict(), refit_seconds=round(refit_seconds, 4))
+    progress.step("checking the fast path against the Pipeline")
+    result.fast_path = fastpath.check(pipeline, X_test, schema)
+    if result.fast_path["used"]:  # what a request costs in the app, beside the Pipeline's cost
+        fast_model = fastpath.FastModel(result.fast_path["arrays"], schema)
+        card["latency"]["fast_path"] = evaluation.fast_path_latency(
+            fast_model, fastpath.records_from_frame(X_test, schema))
     progress.close()
     result.pipeline, result.metrics, result.selection, result.evaluation = pipeline, metrics, chosen, card
     result.held_out = (y_test, pipeline.predict(X_test))
