@@ -5,6 +5,8 @@ https://docs.gunicorn.org/en/stable/settings.html
 """
 
 import os
+import shutil
+import tempfile
 
 # One BLAS/OpenMP thread per worker. Workers are separate processes already, and
 # thread pools started before a fork can hang the children. Set here, before
@@ -48,7 +50,42 @@ max_requests_jitter = 200
 # a container's user may have no writable home, and two servers would share one path.
 control_socket_disable = True
 
-# Logs go to stdout/stderr, where platforms collect them.
-accesslog = "-"
+# Logs go to stdout/stderr, where platforms collect them. No access log: the app
+# writes one JSON line per request itself (formcast/web/observability.py).
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+# --- formcast: metrics across workers and per-worker readiness (issue 7) ---------------
+# prometheus_client keeps each worker's numbers in files in this directory and sums
+# them on every scrape. It must be set before the app (and prometheus_client) is
+# imported, and must start empty: a fresh temporary directory unless the platform
+# gives one.
+_created_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _created_metrics_dir = tempfile.mkdtemp(prefix="formcast-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def post_worker_init(worker):
+    """Warm the model up in the worker, after the fork: /readyz answers 200 only after this."""
+    from formcast.web.observability import warm_up
+
+    try:
+        warm_up(worker.wsgi)
+    except Exception:  # noqa: BLE001 -- /readyz retries and reports; the worker still serves
+        worker.log.exception("formcast: the warm-up prediction failed")
+
+
+def child_exit(server, worker):
+    """A dead worker's gauges are dropped; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    # After a USR2 upgrade (server.reexec_pid set) the new master's workers still use it.
+    if _created_metrics_dir and not server.reexec_pid:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
