@@ -2,7 +2,7 @@
 
 - One JSON line per request on stderr: time, method, path (never the query
   string or the body: feature values stay out of the logs), status, duration in
-  ms and the request id. An incoming ``X-Request-ID`` is kept (if it is a sane
+  ms, the request id and the worker's pid. An incoming ``X-Request-ID`` is kept (if it is a sane
   token), otherwise one is made; either way it is returned in the response.
 - ``GET /metrics``: Prometheus counters and a latency histogram. Under gunicorn
   each worker is its own process, so the numbers are kept in files under
@@ -55,7 +55,7 @@ request_log = logging.getLogger("formcast.requests")
 def init_app(app: Flask) -> None:
     """Register the probes and /metrics, and time, log and count every request."""
     if not request_log.handlers:  # one handler per process, however many apps it builds
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         request_log.addHandler(handler)
         request_log.setLevel(logging.INFO)
@@ -123,6 +123,18 @@ def metrics():
                      headers={"Cache-Control": "no-store"})
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a test's capture, a redirected stream)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
 def _start_request():
     g.request_started = time.perf_counter()
     given = request.headers.get(REQUEST_ID_HEADER, "")
@@ -145,5 +157,6 @@ def _finish_request(response):
         "path": request.path,
         "status": response.status_code,
         "duration_ms": round(seconds * 1000, 2),
+        "pid": os.getpid(),  # which gunicorn worker answered
     }))
     return response
