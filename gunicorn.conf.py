@@ -4,6 +4,7 @@ Every value reads the environment a platform sets, with a safe local fallback.
 https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -66,6 +67,13 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _created_metrics_dir = tempfile.mkdtemp(prefix="formcast-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def when_ready(server):
+    """After the model is loaded in the master, before any fork: move every object to a
+    generation the garbage collector never scans, so workers do not copy the master's
+    pages just by collecting (their memory stays shared copy-on-write)."""
+    gc.freeze()
 
 
 def post_worker_init(worker):
