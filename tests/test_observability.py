@@ -88,3 +88,5 @@ def test_metrics_add_up_across_gunicorn_workers(penguin_bundle):
     predicted = [entry for entry in logged if entry["path"] == "/predict"]
     assert len(predicted) == 67
     assert len({entry["pid"] for entry in predicted}) >= 2, "the requests reached more than one worker"
+    # No feature value, valid or not, is in anything the server printed.
+    assert "Torgersen" not in output and "soon" not in output
