@@ -6,6 +6,8 @@ https://docs.gunicorn.org/en/stable/settings.html
 
 import gc
 import os
+import shutil
+import tempfile
 
 # One BLAS/OpenMP thread per worker. Workers are separate processes already, and
 # thread pools started before a fork can hang the children. Set here, before
@@ -56,18 +58,53 @@ timeout = 25
 graceful_timeout = 20
 
 # Restart each worker after this many requests (jittered so they do not all
-# restart at once), bounding the effect of any slow leak.
-max_requests = 2000
-max_requests_jitter = 200
+# restart at once), bounding the effect of any slow leak. Not lower: a worker answers
+# over 1,000 one-record requests a second here, and each restart is a fork and a
+# warm-up (gc.freeze keeps the restarted worker's memory shared, see pre_fork).
+max_requests = 10000
+max_requests_jitter = 1000
 
 # gunicorn 25+ opens a control socket under $HOME for `gunicornc`. We do not use it,
 # a container's user may have no writable home, and two servers would share one path.
 control_socket_disable = True
 
-# Logs go to stdout/stderr, where platforms collect them. The access log is off unless
-# ACCESS_LOG=1: the platform's router logs every request already (Heroku's: method, path,
-# status, time), and a line per request written to a file halved the throughput of
-# one-record predictions here (bench/serving.py).
-accesslog = "-" if os.environ.get("ACCESS_LOG") == "1" else None
+# Logs go to stdout/stderr, where platforms collect them. No gunicorn access log: the app
+# writes one JSON line per request itself (formcast/web/observability.py), which
+# FORMCAST_REQUEST_LOG=false turns off (the platform's router logs every request too).
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+# --- formcast: metrics across workers and per-worker readiness (issue 7) ---------------
+# prometheus_client keeps each worker's numbers in files in this directory and sums
+# them on every scrape. It must be set before the app (and prometheus_client) is
+# imported, and must start empty: a fresh temporary directory unless the platform
+# gives one.
+_created_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _created_metrics_dir = tempfile.mkdtemp(prefix="formcast-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def post_worker_init(worker):
+    """Warm the model up in the worker, after the fork: /readyz answers 200 only after this."""
+    from formcast.web.observability import warm_up
+
+    try:
+        warm_up(worker.wsgi)
+    except Exception:  # noqa: BLE001 -- /readyz retries and reports; the worker still serves
+        worker.log.exception("formcast: the warm-up prediction failed")
+
+
+def child_exit(server, worker):
+    """A dead worker's gauges are dropped; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    # After a USR2 upgrade (server.reexec_pid set) the new master's workers still use it.
+    if _created_metrics_dir and not server.reexec_pid:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

@@ -55,8 +55,8 @@ def test_the_document_gives_every_error_status_the_problem_shape(client):
     document = openapi(client)
 
     responses = document["paths"]["/predict"]["post"]["responses"]
-    assert set(responses) == {"200", "400", "413", "415", "422"}
-    for status in ("400", "413", "415", "422"):
+    assert set(responses) == {"200", "400", "401", "413", "415", "422"}
+    for status in ("400", "401", "413", "415", "422"):
         schema = responses[status]["content"]["application/problem+json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Problem"}
     problem = document["components"]["schemas"]["Problem"]

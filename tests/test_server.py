@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from conftest import DATASETS, PENGUIN, LiveServer, procfile_web_command, train_bundle
+from formcast.bundle import sha256_of
 
 pytestmark = pytest.mark.server
 
@@ -90,11 +91,32 @@ def test_a_model_trained_on_another_csv_is_served_with_no_code_change(tmp_path):
         server.stop()
 
 
+def edit_metadata(directory, change) -> None:
+    path = directory / "metadata.json"
+    metadata = json.loads(path.read_text())
+    change(metadata)
+    path.write_text(json.dumps(metadata))
+
+
+def corrupt_model_with_a_matching_checksum(directory) -> None:
+    """Damage the model file and record the damaged file's checksum, so that only unpickling can tell."""
+    model = next(directory.glob("pipeline-*"))
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    edit_metadata(directory, lambda m: m.update(model_sha256=sha256_of(model)))
+
+
 @pytest.mark.parametrize("damage, words", [
     (lambda d: (d / "metadata.json").unlink(), "no model bundle"),
-    (lambda d: (d / "metadata.json").write_text('{"format_version": 1, "sch'), "not valid JSON"),
+    (lambda d: shutil.rmtree(d), "no model bundle"),
+    (lambda d: (d / "metadata.json").write_text('{"format_version": 1, "sch'), "not valid JSON"),  # truncated
+    (lambda d: (d / "metadata.json").write_text("[]"), "does not hold a JSON object"),
+    (lambda d: edit_metadata(d, lambda m: m.pop("model_sha256")), "lacks model_sha256"),
+    (lambda d: edit_metadata(d, lambda m: m["versions"].update({"scikit-learn": "1.0.2"})),
+     "the model was trained with scikit-learn 1.0.2"),
     (lambda d: next(d.glob("pipeline-*")).write_bytes(b"not a model"), "does not match the sha256"),
-])
+    (corrupt_model_with_a_matching_checksum, "could not be loaded"),
+], ids=["no metadata", "no bundle directory", "truncated metadata", "metadata not an object",
+        "metadata without checksum", "another scikit-learn", "damaged model", "damaged model, matching checksum"])
 def test_gunicorn_refuses_to_start_on_a_bad_bundle_with_one_line(penguin_bundle, tmp_path, damage, words):
     bundle = shutil.copytree(penguin_bundle, tmp_path / "model")
     damage(bundle)

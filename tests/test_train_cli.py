@@ -1,6 +1,9 @@
 """`python train.py` as a user runs it: real processes, real files, real exit codes."""
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
 
@@ -147,6 +150,34 @@ def test_a_write_that_fails_half_way_leaves_the_old_bundle_loadable(tmp_path, ex
     assert load_bundle(existing_bundle).model_id == old.model_id
 
 
+def test_training_killed_with_sigkill_while_writing_leaves_the_old_bundle(tmp_path, existing_bundle):
+    """A real `kill -9` of train.py while it writes its new model file beside the old bundle."""
+    bundle = shutil.copytree(existing_bundle, tmp_path / "model")
+    old = load_bundle(bundle)
+    csv, target = DATASETS["penguins"]
+    training = subprocess.Popen([sys.executable, "train.py", "--data", str(csv), "--target", target,
+                                 "--out", str(bundle), "--seed", "7"], cwd=PROJECT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        staged = None
+        while staged is None and training.poll() is None:
+            staged = next((entry.name for entry in os.scandir(bundle) if entry.name.startswith(".staged-")
+                           and entry.name.endswith(".joblib") and _size(entry)), None)
+        if staged:
+            os.kill(training.pid, signal.SIGKILL)
+    finally:
+        training.kill()
+        training.wait(timeout=60)
+
+    assert staged, "training finished before its write could be caught; the kill was not tested"
+    assert training.returncode == -signal.SIGKILL
+    # Killed mid-write, before metadata.json (the commit point) changed: the old model, whole.
+    assert load_bundle(bundle).model_id == old.model_id
+    # Files of the killed run stay aside, unused, until the next run removes them.
+    assert run_train("--data", str(csv), "--target", target, "--out", str(bundle)).returncode == 0
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(["metadata.json", load_bundle(bundle).metadata["model_file"]])
+
+
 def test_retraining_replaces_the_bundle_and_removes_the_old_model_file(tmp_path):
     csv, target = DATASETS["penguins"]
     assert run_train("--data", str(csv), "--target", target, "--out", str(tmp_path), "--seed", "1",
@@ -168,3 +199,10 @@ def test_help_lists_the_options():
     assert result.returncode == 0
     for option in ("--data", "--target", "--out", "--task", "--test-size", "--seed", "--model", "--time-budget"):
         assert option in result.stdout
+
+
+def _size(entry) -> int:
+    try:
+        return entry.stat().st_size
+    except FileNotFoundError:  # moved into place or removed between listing and stat
+        return 0

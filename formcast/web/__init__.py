@@ -2,7 +2,8 @@
 
 ``create_app`` reads its settings from defaults, then ``FORMCAST_*`` environment
 variables, then the ``test_config`` it is given, loads and checks the bundle,
-and registers the ``api``, ``pages``, ``docs`` and ``card`` blueprints and the error handlers.
+and registers the ``api``, ``pages``, ``docs`` and ``card`` blueprints, the error handlers,
+the security checks and headers, and the logs, metrics and probes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask.json.provider import DefaultJSONProvider
 from formcast.bundle import load_bundle
 from formcast.paths import default_model_dir
 from formcast.predictor import Predictor
-from formcast.web import api, card, docs, errors, pages
+from formcast.web import api, card, docs, errors, observability, pages, security
 from formcast.web.context import PREDICTOR_KEY
 
 
@@ -53,6 +54,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
         # Bounds the work one request can ask for (Heroku's router cuts at 30 s).
         MAX_RECORDS=10_000,
+        # FORMCAST_API_KEY: when set, the JSON API needs it (see formcast.web.security).
+        API_KEY=None,
     )
     # FORMCAST_MODEL_DIR, FORMCAST_MAX_CONTENT_LENGTH, FORMCAST_MAX_RECORDS, ...
     app.config.from_prefixed_env("FORMCAST")
@@ -67,4 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(card.bp)
     errors.init_app(app)
+    # Reliability, security and observability (issue 7): headers, API key, logs, metrics, probes.
+    security.init_app(app)
+    observability.init_app(app)
     return app

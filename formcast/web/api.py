@@ -19,6 +19,7 @@ from formcast.predictor import PredictionError
 from formcast.validation import Problem
 from formcast.web.context import current_predictor
 from formcast.web.errors import ApiProblem
+from formcast.web.observability import count_predictions, count_problems
 
 bp = Blueprint("api", __name__)
 
@@ -37,6 +38,7 @@ def predict():
     records, single = _as_records(body)
     clean, problems = predictor.validator.validate(records)
     if problems:
+        count_problems(problems)
         count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
         raise _unprocessable(f"{count} in the {'record' if single else 'records'}; see errors", problems, single)
     try:
@@ -45,6 +47,7 @@ def predict():
         problems = [Problem(None, "the model gave no usable answer for this record",
                             "values nearer the ranges seen in training", index) for index in error.indices]
         raise _unprocessable(str(error), problems, single) from None
+    count_predictions(results)
     return results[0] if single else {"predictions": results}
 
 

@@ -19,7 +19,7 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
-API_PATHS = ("/predict", "/health", "/metadata", "/openapi.json")
+API_PATHS = ("/predict", "/health", "/metadata", "/openapi.json", "/livez", "/readyz", "/metrics")
 
 
 class ApiProblem(Exception):

@@ -17,6 +17,8 @@ PROBLEM_JSON = "application/problem+json"
 # Statuses the API can answer with a problem document, and when.
 ERROR_STATUSES = {
     "400": "The body is not valid JSON, or is not a record or a non-empty list of records; or the CSV cannot be read.",
+    "401": "This server requires an API key (FORMCAST_API_KEY) and the request lacks it or has another; "
+           "send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
     "413": "The body is larger than the size limit, or holds more records (or CSV rows) than the limit.",
     "415": "The body is declared as neither application/json nor text/csv.",
     "422": ("Some records are not valid for this model: `errors` lists every problem of every record. "
@@ -60,8 +62,11 @@ def build_openapi(schema: Schema, model: dict, *, max_records: int, max_body_byt
         "paths": {
             "/predict": {"post": _predict_operation(max_records)},
             "/health": {"get": _simple_get("Liveness: the app is up, and the model it serves.", "Health")},
-            "/metadata": {"get": _simple_get("The schema, the model's identity, metrics and training "
-                                             "summary, for clients.", "Metadata")},
+            "/metadata": {"get": _with_key(_simple_get("The schema, the model's identity, metrics and training "
+                                                       "summary, for clients.", "Metadata"))},
+            "/livez": {"get": _simple_get("Liveness: the process answers (the model is not consulted).", "Liveness")},
+            "/readyz": {"get": _readiness_operation()},
+            "/metrics": {"get": _with_key(_metrics_operation())},
         },
         "components": {
             "schemas": {
@@ -72,6 +77,16 @@ def build_openapi(schema: Schema, model: dict, *, max_records: int, max_body_byt
                     "properties": {"predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}},
                     "required": ["predictions"],
                     "additionalProperties": False,
+                },
+                "Liveness": {
+                    "type": "object",
+                    "properties": {"status": {"const": "alive"}},
+                    "required": ["status"],
+                },
+                "Readiness": {
+                    "type": "object",
+                    "properties": {"status": {"const": "ready"}, "model": {"type": "string"}},
+                    "required": ["status", "model"],
                 },
                 "Warning": {
                     "type": "object",
@@ -144,6 +159,28 @@ def _predict_operation(max_records: int) -> dict:
             **errors,
         },
     }
+
+
+def _readiness_operation() -> dict:
+    operation = _simple_get("Readiness: this worker's model has answered a warm-up prediction.", "Readiness")
+    operation["responses"]["503"] = {"description": "Not ready yet: the warm-up prediction has not succeeded.",
+                                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return operation
+
+
+def _metrics_operation() -> dict:
+    return {
+        "summary": "Prometheus metrics, summed over every worker: requests, latency, predictions, validation errors.",
+        "responses": {"200": {"description": "Prometheus text exposition format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    }
+
+
+def _with_key(operation: dict) -> dict:
+    """Document the 401 an operation answers when the server has an API key and the request lacks it."""
+    operation["responses"]["401"] = {"description": ERROR_STATUSES["401"],
+                                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return operation
 
 
 def _simple_get(description: str, schema_name: str) -> dict:

@@ -26,6 +26,7 @@ from werkzeug.utils import secure_filename
 from formcast.batch import BatchError, score_csv
 from formcast.predictor import PredictionError
 from formcast.web.context import current_predictor
+from formcast.web.observability import count_predictions, count_problems
 
 bp = Blueprint("pages", __name__)
 
@@ -87,6 +88,7 @@ def submit():
     record, form_problems = predictor.validator.parse_form(request.form)
     clean, problems = predictor.validator.validate([record])
     if form_problems or problems:
+        count_problems([*form_problems, *problems])
         # One message per field; the form's own words (about typing) win over the validator's.
         errors = {p.field: p for p in problems} | {p.field: p for p in form_problems}
         return _render(predictor, request.form, errors=errors), 422
@@ -94,6 +96,7 @@ def submit():
         result = predictor.predict(clean)[0]
     except PredictionError as error:
         return _render(predictor, request.form, failure=str(error)), 422
+    count_predictions([result])
     return _render(predictor, request.form, result=result)
 
 
