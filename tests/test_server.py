@@ -99,10 +99,15 @@ def edit_metadata(directory, change) -> None:
 
 
 def corrupt_model_with_a_matching_checksum(directory) -> None:
-    """Damage the model file and record the damaged file's checksum, so that only unpickling can tell."""
+    """Damage the model file and record the damaged file's checksum, so that only unpickling can tell.
+
+    The bundle is made one the Pipeline serves (no fast path): a fast-path app never
+    unpickles the Pipeline, so it has nothing to unpickle at start (README, Fast serving).
+    """
     model = next(directory.glob("pipeline-*"))
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
-    edit_metadata(directory, lambda m: m.update(model_sha256=sha256_of(model)))
+    edit_metadata(directory, lambda m: m.update(model_sha256=sha256_of(model),
+                                                fast_path={"used": False, "reason": "served by the Pipeline"}))
 
 
 @pytest.mark.parametrize("damage, words", [

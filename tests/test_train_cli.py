@@ -175,7 +175,9 @@ def test_training_killed_with_sigkill_while_writing_leaves_the_old_bundle(tmp_pa
     assert load_bundle(bundle).model_id == old.model_id
     # Files of the killed run stay aside, unused, until the next run removes them.
     assert run_train("--data", str(csv), "--target", target, "--out", str(bundle)).returncode == 0
-    assert sorted(p.name for p in bundle.iterdir()) == sorted(["metadata.json", load_bundle(bundle).metadata["model_file"]])
+    metadata = load_bundle(bundle).metadata
+    kept = ["metadata.json", metadata["model_file"], *(listed["name"] for listed in metadata["files"])]
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(kept)
 
 
 def test_retraining_replaces_the_bundle_and_removes_the_old_model_file(tmp_path):
