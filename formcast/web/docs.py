@@ -9,12 +9,20 @@ works offline and under a strict Content-Security-Policy.
 from __future__ import annotations
 
 import json
+import re
 from flask import Blueprint, current_app, render_template
+from markupsafe import Markup, escape
 
 from formcast.web.context import current_predictor
 from formcast.web.openapi import ERROR_STATUSES, build_openapi
 
 bp = Blueprint("docs", __name__)
+
+
+@bp.app_template_filter("inline_code")
+def inline_code(text: str) -> Markup:
+    """The document's Markdown `code` spans as <code>, everything else escaped first."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
 @bp.get("/openapi.json")
