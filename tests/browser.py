@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, LiveServer
+from conftest import PROJECT, serving
 
 # FORMCAST_BROWSER names another Chromium-based browser: CI on GitHub's Ubuntu runner points it
 # at the preinstalled Google Chrome (Ubuntu's chromium package is a snap wrapper).
@@ -47,12 +47,8 @@ def page(browser):
 @pytest.fixture(scope="session")
 def penguin_server(penguin_bundle):
     """One gunicorn serving the penguin bundle for every browser test that only reads it."""
-    server = LiveServer(penguin_bundle)
-    try:
-        server.wait_until_ready()
+    with serving(penguin_bundle) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def screenshot(page, name: str) -> None:

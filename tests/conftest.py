@@ -6,8 +6,11 @@ and ``live_server`` runs the Procfile's own web command on a free loopback port.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,12 +152,33 @@ class LiveServer:
         return "".join(self._lines)
 
 
-@pytest.fixture
-def live_server(penguin_bundle):
-    """A gunicorn started by the Procfile's web command, serving the penguin bundle."""
-    server = LiveServer(penguin_bundle)
+@contextlib.contextmanager
+def serving(model_dir: Path, extra_env: dict | None = None):
+    """A LiveServer on ``model_dir``, ready to answer, stopped afterwards."""
+    server = LiveServer(model_dir, extra_env)
     try:
         server.wait_until_ready()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_server(penguin_bundle):
+    """A gunicorn started by the Procfile's web command, serving the penguin bundle."""
+    with serving(penguin_bundle) as server:
+        yield server
+
+
+@pytest.fixture
+def bundle_copy(penguin_bundle, tmp_path):
+    """A private copy of the penguin bundle that a test may damage."""
+    return shutil.copytree(penguin_bundle, tmp_path / "model")
+
+
+def edit_metadata(directory: Path, change) -> None:
+    """Apply ``change`` to the bundle's metadata.json, as a hand edit would."""
+    path = directory / "metadata.json"
+    metadata = json.loads(path.read_text())
+    change(metadata)
+    path.write_text(json.dumps(metadata))

@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 
 from browser import browser, page, screenshot  # noqa: F401  (fixtures)
-from conftest import DATASETS, LiveServer, train_bundle
+from conftest import DATASETS, serving, train_bundle
 
 pytestmark = pytest.mark.server
 
@@ -36,12 +36,8 @@ def hostile_server(tmp_path_factory):
             row[FIELD] = CATEGORY if island == "Torgersen" else island
             row[target] = LABEL if row[target] == "Adelie" else row[target]
             out.writerow(row)
-    server = LiveServer(train_bundle(directory / "model", directory / "hostile.csv", target))
-    try:
-        server.wait_until_ready()
+    with serving(train_bundle(directory / "model", directory / "hostile.csv", target)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,24 +1,11 @@
 """Loading a bundle refuses anything it cannot trust, with one line saying what to do."""
 
 import json
-import shutil
 
 import pytest
 
+from conftest import edit_metadata
 from formcast.bundle import BundleError, load_bundle
-
-
-@pytest.fixture
-def bundle_copy(penguin_bundle, tmp_path):
-    """A private copy of the penguin bundle that a test may damage."""
-    return shutil.copytree(penguin_bundle, tmp_path / "model")
-
-
-def edit_metadata(directory, change):
-    path = directory / "metadata.json"
-    metadata = json.loads(path.read_text())
-    change(metadata)
-    path.write_text(json.dumps(metadata))
 
 
 def test_a_good_bundle_loads_with_its_schema(bundle_copy):

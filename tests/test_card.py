@@ -1,28 +1,14 @@
 """The model card (GET /model) and its plots: from the bundle, checked, escaped, served only if listed."""
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import PROJECT, train_bundle
+from conftest import PROJECT, edit_metadata, train_bundle
 from formcast.bundle import BundleError, load_bundle
 from formcast.web import create_app
-
-
-@pytest.fixture
-def bundle_copy(penguin_bundle, tmp_path):
-    """A private copy of the penguin bundle that a test may damage."""
-    return shutil.copytree(penguin_bundle, tmp_path / "model")
-
-
-def edit_metadata(directory, change):
-    path = directory / "metadata.json"
-    metadata = json.loads(path.read_text())
-    change(metadata)
-    path.write_text(json.dumps(metadata))
 
 
 def test_the_card_page_shows_metrics_baseline_selection_data_and_versions(client):

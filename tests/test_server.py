@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import DATASETS, PENGUIN, LiveServer, procfile_web_command, train_bundle
+from conftest import DATASETS, PENGUIN, LiveServer, edit_metadata, procfile_web_command, train_bundle
 from formcast.bundle import sha256_of
 
 pytestmark = pytest.mark.server
@@ -89,13 +89,6 @@ def test_a_model_trained_on_another_csv_is_served_with_no_code_change(tmp_path):
         assert 'name="total_bill"' in html and 'name="smoker"' in html
     finally:
         server.stop()
-
-
-def edit_metadata(directory, change) -> None:
-    path = directory / "metadata.json"
-    metadata = json.loads(path.read_text())
-    change(metadata)
-    path.write_text(json.dumps(metadata))
 
 
 def corrupt_model_with_a_matching_checksum(directory) -> None:
