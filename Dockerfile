@@ -15,9 +15,10 @@ FROM python:3.12.12-slim-bookworm@sha256:593bd06efe90efa80dc4eee3948be7c0fde4134
 # Build stage: the pinned requirements in a virtual environment. Only requirements.txt is
 # copied first, so a change to the code reuses this layer from the build cache.
 FROM base AS builder
-COPY requirements.txt /tmp/requirements.txt
+WORKDIR /build
+COPY requirements.txt .
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements.txt
 
 # Run stage: the base, the venv and the app; no compilers, no pip cache, no build files.
 FROM base
