@@ -215,7 +215,7 @@ def _world_readable(path: Path) -> bool:
 def _copy_interpreter(facts: dict, destination: Path) -> Path:
     """A copy of the interpreter and its standard library that any user can run.
 
-    pyenv keeps its Pythons under /root/.pyenv, which only root may enter; the
+    pyenv run as root keeps its Pythons in root's home, which only root may enter; the
     python image keeps its Python in /usr/local, readable by all. The copy is the
     same build, placed where the unprivileged user can read it.
     """
