@@ -196,34 +196,22 @@ def _metric(value) -> str:
     return "undefined" if value is None else f"{value:.4f}"
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
-    return value
+def _number_type(convert, accept, expected: str):
+    """An argparse type: ``convert`` the text, keep it only if ``accept`` holds, else say what is ``expected``."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {2**32 - 1}, got {text!r}")
-    return value
+_seconds = _number_type(float, lambda value: 0 < value < math.inf, "a number of seconds above 0")
+_fraction = _number_type(float, lambda value: 0 < value < 1, "a number between 0 and 1")
+_seed = _number_type(int, lambda value: 0 <= value < 2**32, f"a whole number from 0 to {2**32 - 1}")
 
 
 def _shown(path: Path) -> str:
