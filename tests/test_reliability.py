@@ -230,7 +230,11 @@ def test_a_worker_killed_with_sigkill_under_load_is_replaced_and_few_requests_fa
 
 
 def test_sigterm_under_load_finishes_in_flight_requests_and_exits_cleanly_within_30_s(server):
-    slow_batch = [PENGUIN] * 8000  # about a second of work: still in a worker when the signal comes
+    # In flight by construction, however fast the model: each client sends half its body,
+    # waits until SIGTERM has been sent, then sends the rest and reads the answer.
+    slow_batch = [PENGUIN] * 8000
+    body = json.dumps(slow_batch).encode()
+    signal_sent = threading.Event()
     results, answered = {}, {}
     workers = children(server.process.pid)
     idle = {pid: open_sockets(pid) for pid in workers}
@@ -238,7 +242,14 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_exits_cleanly_within
     def send(number):
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         try:
-            connection.request("POST", "/predict", json.dumps(slow_batch), {"Content-Type": "application/json"})
+            connection.putrequest("POST", "/predict")
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders()
+            connection.send(body[: len(body) // 2])
+            signal_sent.wait(timeout=30)
+            time.sleep(0.5)  # the workers have had the signal passed on by the master
+            connection.send(body[len(body) // 2:])
             response = connection.getresponse()
             results[number] = (response.status, len(json.loads(response.read())["predictions"]))
         except OSError as error:
@@ -248,11 +259,12 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_exits_cleanly_within
     senders = [threading.Thread(target=send, args=(n,)) for n in range(2)]
     for sender in senders:
         sender.start()
-    # In flight: each worker has accepted one of the connections (a socket more than when idle).
-    # A connection still waiting in the listen queue is not in flight, and is reset at shutdown.
+    # Each sync worker is reading one half-sent body (a socket more than when idle), so
+    # neither connection waits in the listen queue, which is reset at shutdown.
     wait_for(lambda: all(open_sockets(pid) > idle[pid] for pid in workers), 10, "each worker holds a request")
     signalled = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
+    signal_sent.set()
     code = server.process.wait(timeout=30)
     exited = time.monotonic() - signalled
     for sender in senders:
